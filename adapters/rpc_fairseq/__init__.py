@@ -1,0 +1,1 @@
+"""Adapter placeholder: filled by its host issue."""

@@ -1,0 +1,5 @@
+"""Two-view losses with lightly's call convention ``loss(out0, out1)``."""
+from .contrastive_loss import ContrastiveLoss
+from .rpc_loss import PAPER_PRESETS, RPCLoss
+
+__all__ = ["ContrastiveLoss", "RPCLoss", "PAPER_PRESETS"]

@@ -1,0 +1,119 @@
+"""RPCLoss: Relative Predictive Coding for two augmented views, with lightly's call convention.
+
+Tsai et al., "Self-supervised Representation Learning with Relative Predictive Coding", ICLR 2021
+(arXiv 2103.11275). With N images and views a, b, the critic f(x, y) = <h_x, h_y> / T scores
+every pair of the 2N views. Positives are the cross-view pairs (a_i, b_i), (b_i, a_i); each anchor's
+negatives are the other view's j != i and its own view's j != i (2(N - 1) per anchor), as in the
+authors' SimCLR code. The loss is
+
+    -J_RPC = -(E_P[f] - alpha E_Q[f] - beta/2 E_P[f^2] - gamma/2 E_Q[f^2])
+
+with E_Q normalised by the number of negative pairs, 2N * 2(N - 1) over both directions, i.e. the
+mean of the a->b and b->a directions: symmetric in (out0, out1).
+"""
+from typing import Optional
+
+from torch import Tensor
+
+from .. import distributed
+from .._validation import check_nonnegative, too_few_negatives
+from ..moments import rpc_objective
+from ..pairing import two_view_pairs
+from ..two_view_moments import all_reduced_two_view_moments, two_view_moments
+from ._two_view import TwoViewLoss, autocast_disabled
+
+# The authors' released settings (vision/run.py flags of martinmamql/relative_predictive_coding):
+# unnormalised projections (hidden_norm=False) and T = projection width (CIFAR) or 32 (ImageNet).
+PAPER_PRESETS = {
+    "cifar10": dict(alpha=0.0, beta=0.001, gamma=1.0, temperature=128.0, normalize=False),
+    "imagenet-resnet50": dict(alpha=0.3, beta=0.01, gamma=0.1, temperature=32.0, normalize=False),
+    "imagenet-resnet152x2": dict(alpha=0.3, beta=0.001, gamma=0.01, temperature=32.0, normalize=False),
+}
+
+
+class RPCLoss(TwoViewLoss):
+    """Relative Predictive Coding loss, ``loss(out0, out1, negatives=None) -> scalar``.
+
+    Args:
+        alpha, beta, gamma: relative parameters (>= 0). Defaults: the paper's ImageNet ResNet-50
+            values (0.3, 0.01, 0.1). CIFAR-10: (0.0, 0.001, 1.0); ResNet-152 2x: (0.3, 0.001, 0.01).
+        temperature: critic scale T (default 0.1 on cosine scores, so f lies in [-10, 10]; the
+            paper used unnormalised projections with T = 128 on CIFAR-10 and T = 32 on ImageNet,
+            see ``RPCLoss.from_paper``).
+        normalize: L2-normalise the outputs before scoring (cosine critic). The paper: False.
+        gather_distributed: with torch.distributed, every anchor also gets the views of all ranks
+            as negatives (equal per-rank batch sizes required).
+        distributed_mode: how ranks combine when ``gather_distributed``: "gather" (all-gather the
+            embeddings, lightly's semantics: per-rank loss over local anchors) or "moments"
+            (all-reduce one D-vector and one D x D Gram matrix; every rank gets the exact global
+            loss; traffic independent of the batch size). Both normalise by global counts.
+        method: "dense" (score matrix), "gram" (no N x N matrix; O(N D^2)) or "auto" (gram when the
+            embedding width is below the number of candidates).
+
+    Precision: fp16/bf16 embeddings are upcast to float32 and the loss runs outside autocast;
+    moments are combined in float64; the result has dtype float32 (float64 for float64 inputs).
+
+    >>> import torch
+    >>> loss_fn = RPCLoss(alpha=0.3, beta=0.01, gamma=0.1, temperature=0.1)
+    >>> out0, out1 = torch.randn(8, 16), torch.randn(8, 16)
+    >>> loss = loss_fn(out0, out1)
+    >>> torch.allclose(loss, loss_fn(out1, out0))
+    True
+    """
+
+    def __init__(
+        self,
+        alpha: float = 0.3,
+        beta: float = 0.01,
+        gamma: float = 0.1,
+        temperature: float = 0.1,
+        normalize: bool = True,
+        gather_distributed: bool = False,
+        distributed_mode: str = "gather",
+        method: str = "auto",
+    ):
+        super().__init__(temperature, normalize, gather_distributed)
+        check_nonnegative(alpha=alpha, beta=beta, gamma=gamma)
+        if distributed_mode not in ("gather", "moments"):
+            raise ValueError(f"distributed_mode must be 'gather' or 'moments', got {distributed_mode!r}")
+        if method not in ("auto", "dense", "gram"):
+            raise ValueError(f"method must be 'auto', 'dense' or 'gram', got {method!r}")
+        self.alpha, self.beta, self.gamma = float(alpha), float(beta), float(gamma)
+        self.distributed_mode = distributed_mode
+        self.method = method
+
+    @classmethod
+    def from_paper(cls, setting: str, **overrides) -> "RPCLoss":
+        """The authors' released hyperparameters: "cifar10", "imagenet-resnet50", "imagenet-resnet152x2".
+
+        >>> RPCLoss.from_paper("cifar10").temperature
+        128.0
+        """
+        if setting not in PAPER_PRESETS:
+            raise ValueError(f"unknown paper setting {setting!r}; choose one of {sorted(PAPER_PRESETS)}")
+        return cls(**{**PAPER_PRESETS[setting], **overrides})
+
+    def extra_repr(self) -> str:
+        return (f"alpha={self.alpha}, beta={self.beta}, gamma={self.gamma}, {super().extra_repr()}, "
+                f"distributed_mode={self.distributed_mode!r}, method={self.method!r}")
+
+    def _resolve_method(self, n_anchor: int, n_candidate: int, dim: int) -> str:
+        if self.method != "auto":
+            return self.method
+        # dense costs A*C*D multiply-adds, gram (A + C)*D^2
+        return "gram" if (n_anchor + n_candidate) * dim < n_anchor * n_candidate else "dense"
+
+    def forward(self, out0: Tensor, out1: Tensor, negatives: Optional[Tensor] = None) -> Tensor:
+        """Loss of views ``out0, out1 (N, D)``; ``negatives (M, D)`` are extra negatives for all anchors."""
+        with autocast_disabled(out0.device.type):
+            z0, z1, negatives = self._views(out0, out1, negatives)
+            if self.gather_distributed and distributed.is_distributed() and self.distributed_mode == "moments":
+                moments = all_reduced_two_view_moments(two_view_pairs(z0, z1), self.temperature, negatives)
+            else:
+                pairs = self._gathered_pairs(z0, z1)
+                method = self._resolve_method(pairs.anchors.shape[0], pairs.candidates.shape[0], z0.shape[1])
+                moments = two_view_moments(pairs, self.temperature, negatives, method)
+            if float(moments.neg_count) <= 0:
+                raise too_few_negatives(f"RPCLoss with batch size {out0.shape[0]}")
+            loss = -rpc_objective(moments, self.alpha, self.beta, self.gamma)
+        return loss.to(self._output_dtype(out0))

@@ -1,0 +1,91 @@
+"""First and second moments of critic scores: everything RPC needs.
+
+Relative Predictive Coding (Tsai et al., "Self-supervised Representation Learning with Relative
+Predictive Coding", ICLR 2021, arXiv 2103.11275, eq. 2) maximises
+
+    J_RPC(f) = E_P[f] - alpha E_Q[f] - beta/2 E_P[f^2] - gamma/2 E_Q[f^2]
+
+over positive pairs P and negative pairs Q. It touches the scores only through six numbers: the
+sum, the sum of squares and the count of each set. Moments add, so a batch can be filled in pieces
+(dense from a score matrix, from Gram matrices without any N x N matrix, or per rank and then
+all-reduced) and the pieces summed. ``rpc_objective`` turns the moments into J.
+"""
+from typing import NamedTuple, Optional
+
+import torch
+from torch import Tensor
+
+from ._dtypes import upcast
+from ._validation import check_nonnegative, check_scores, too_few_negatives
+
+
+class ScoreMoments(NamedTuple):
+    """Sums, sums of squares and counts of positive and negative critic scores (0-d tensors).
+
+    >>> m = ScoreMoments.from_scores(torch.tensor([1.0, 2.0]), torch.tensor([[0.0, 1.0], [3.0, 0.5]]))
+    >>> float(m.pos_sum), float(m.neg_sq_sum), float(m.neg_count)
+    (3.0, 10.25, 4.0)
+    """
+
+    pos_sum: Tensor
+    pos_sq_sum: Tensor
+    pos_count: Tensor
+    neg_sum: Tensor
+    neg_sq_sum: Tensor
+    neg_count: Tensor
+
+    def __add__(self, other: "ScoreMoments") -> "ScoreMoments":  # type: ignore[override]
+        return ScoreMoments(*(a + b for a, b in zip(self, other)))
+
+    @classmethod
+    def from_scores(cls, pos: Tensor, neg: Tensor, neg_mask: Optional[Tensor] = None) -> "ScoreMoments":
+        """Dense filler: moments of ``pos (A,)`` and of the valid entries of ``neg (A, K)``.
+
+        A negative is valid where ``neg_mask`` is True (all, if None) and ``neg`` is not -inf.
+        """
+        check_scores(pos, neg, neg_mask)
+        pos, neg = upcast(pos), upcast(neg)
+        valid = valid_negatives(neg, neg_mask)
+        # where() (not multiplication) so that -inf entries give 0 and a zero gradient, never NaN.
+        neg_valid = torch.where(valid, neg, torch.zeros_like(neg))
+        return cls(
+            pos_sum=pos.sum(),
+            pos_sq_sum=(pos * pos).sum(),
+            pos_count=torch.tensor(float(pos.numel()), dtype=pos.dtype, device=pos.device),
+            neg_sum=neg_valid.sum(),
+            neg_sq_sum=(neg_valid * neg_valid).sum(),
+            neg_count=valid.sum().to(neg.dtype),
+        )
+
+    def stack(self) -> Tensor:
+        """The six moments as one 1-D tensor (one all-reduce moves them all)."""
+        return torch.stack(list(self))
+
+    @classmethod
+    def unstack(cls, flat: Tensor) -> "ScoreMoments":
+        return cls(*flat.unbind(0))
+
+
+def valid_negatives(neg: Tensor, neg_mask: Optional[Tensor]) -> Tensor:
+    """Bool mask of usable negatives: ``neg_mask`` (if given) and not -inf."""
+    valid = neg != float("-inf")
+    return valid if neg_mask is None else valid & neg_mask
+
+
+def rpc_objective(moments: ScoreMoments, alpha: float, beta: float, gamma: float) -> Tensor:
+    """J_RPC from moments (to be maximised; the loss is ``-J``), Tsai et al. 2021, eq. 2.
+
+    >>> m = ScoreMoments.from_scores(torch.tensor([2.0]), torch.tensor([[0.0, 1.0]]))
+    >>> float(rpc_objective(m, alpha=0.5, beta=0.0, gamma=1.0))  # 2 - 0.5*0.5 - 0.5*0.5
+    1.5
+    """
+    check_nonnegative(alpha=alpha, beta=beta, gamma=gamma)
+    if float(moments.neg_count) <= 0:
+        raise too_few_negatives("rpc")
+    if float(moments.pos_count) <= 0:
+        raise ValueError("rpc: no positive pair")
+    mean_pos = moments.pos_sum / moments.pos_count
+    mean_neg = moments.neg_sum / moments.neg_count
+    mean_pos_sq = moments.pos_sq_sum / moments.pos_count
+    mean_neg_sq = moments.neg_sq_sum / moments.neg_count
+    return mean_pos - alpha * mean_neg - 0.5 * beta * mean_pos_sq - 0.5 * gamma * mean_neg_sq

@@ -1,0 +1,42 @@
+"""Relative Predictive Coding (RPC) on critic scores.
+
+Tsai, Ma, Yang, Zhao, Morency, Salakhutdinov, "Self-supervised Representation Learning with
+Relative Predictive Coding", ICLR 2021 (arXiv 2103.11275), eq. 2:
+
+    J_RPC = E_P[f] - alpha E_Q[f] - beta/2 E_P[f^2] - gamma/2 E_Q[f^2],   loss = -J_RPC
+
+No log and no exp: the objective is a quadratic in the scores, bounded above, and its optimal
+critic f* = (r - alpha) / (beta r + gamma) (r the density ratio p(x,y)/p(x)p(y)) is bounded in
+[-alpha/gamma, 1/beta].
+"""
+from typing import Optional
+
+from torch import Tensor
+
+from ..moments import ScoreMoments, rpc_objective
+from .._validation import check_nonnegative
+
+
+def rpc_loss(
+    pos: Tensor,
+    neg: Tensor,
+    neg_mask: Optional[Tensor] = None,
+    *,
+    alpha: float = 0.3,
+    beta: float = 0.01,
+    gamma: float = 0.1,
+) -> Tensor:
+    """Negative RPC objective; E_Q pools every valid negative of every anchor.
+
+    Args:
+        pos: (A,) positive score of each anchor.
+        neg: (A, K) negative scores; -inf entries are ignored.
+        neg_mask: optional (A, K) bool, True where a negative is valid.
+        alpha, beta, gamma: the relative parameters (>= 0).
+
+    >>> import torch
+    >>> float(rpc_loss(torch.tensor([2.0]), torch.tensor([[0.0, 1.0]]), alpha=0.5, beta=0.0, gamma=1.0))
+    -1.5
+    """
+    check_nonnegative(alpha=alpha, beta=beta, gamma=gamma)
+    return -rpc_objective(ScoreMoments.from_scores(pos, neg, neg_mask), alpha, beta, gamma)
