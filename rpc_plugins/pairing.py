@@ -56,14 +56,17 @@ def two_view_pairs(z0: Tensor, z1: Tensor, all_z0: Optional[Tensor] = None, all_
     >>> p.self_index.tolist(), p.partner_index.tolist()
     ([0, 1, 2, 3, 4, 5], [3, 4, 5, 0, 1, 2])
     """
+    anchors = torch.cat([z0, z1], dim=0)
+    single = all_z0 is None and all_z1 is None
     all_z0 = z0 if all_z0 is None else all_z0
     all_z1 = z1 if all_z1 is None else all_z1
     n, total = z0.shape[0], all_z0.shape[0]
     local = torch.arange(n, device=z0.device) + offset
     return TwoViewPairs(
-        anchors=torch.cat([z0, z1], dim=0),
+        anchors=anchors,
         partners=torch.cat([z1, z0], dim=0),
-        candidates=torch.cat([all_z0, all_z1], dim=0),
+        # one process: the candidates are the anchors themselves (the same tensor, no copy)
+        candidates=anchors if single else torch.cat([all_z0, all_z1], dim=0),
         self_index=torch.cat([local, local + total]),
         partner_index=torch.cat([local + total, local]),
     )

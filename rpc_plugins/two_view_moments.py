@@ -47,7 +47,7 @@ def _cross_moments(x: Tensor, y: Tensor, temperature: float, method: str):
     if method == "dense":
         scores = (x @ y.t()).reshape(-1)  # raw inner products, in the input dtype
         return scores.sum().to(_EXACT) / temperature, torch.dot(scores, scores).to(_EXACT) / temperature ** 2
-    if x is y:
+    if x is y:  # one process: one Gram matrix serves both sides
         sx = x.sum(0).to(_EXACT)
         gx = (x.t() @ x).to(_EXACT)
         return (sx @ sx) / temperature, (gx * gx).sum() / temperature ** 2
@@ -72,8 +72,6 @@ def two_view_moments(pairs: TwoViewPairs, temperature: float, negatives: Optiona
     if method not in ("dense", "gram"):
         raise ValueError(f"method must be 'dense' or 'gram', got {method!r}")
     anchors, candidates = pairs.anchors, pairs.candidates
-    if method == "gram" and candidates.shape == anchors.shape and torch.equal(candidates, anchors):
-        candidates = anchors  # single process: one Gram matrix serves both sides
     all_sum, all_sq = _cross_moments(anchors, candidates, temperature, method)
     removed = _removed_terms(pairs, temperature)
     n_anchor, n_cand = anchors.shape[0], pairs.candidates.shape[0]
