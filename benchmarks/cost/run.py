@@ -80,7 +80,8 @@ def peak_memory_bytes(name, n, dim, device):
         forward_backward(loss_fn, out0, out1)
         torch.cuda.synchronize()
         return torch.cuda.max_memory_allocated() - base
-    cmd = [sys.executable, os.path.abspath(__file__), "--memory-probe", name, str(n), str(dim)]
+    cmd = [sys.executable, os.path.abspath(__file__), "--memory-probe", name, str(n), str(dim),
+           "--threads", str(torch.get_num_threads())]
     result = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return int(result.stdout.strip().splitlines()[-1])
 
@@ -90,13 +91,13 @@ def _status_bytes(field):
         return next(int(line.split()[1]) * 1024 for line in f if line.startswith(field + ":"))
 
 
-def memory_probe(name, n, dim):
+def memory_probe(name, n, dim, threads):
     """Print the peak RSS growth of one forward + backward in this (fresh) process.
 
     ru_maxrss survives exec on Linux (a child starts with its parent's peak), so this reads the
     process's own high-water mark VmHWM, reset to the current RSS via /proc/self/clear_refs.
     """
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads)
     loss_fn = make_losses(name in ("NTXentLoss", "DCLLoss"))[name]
     forward_backward(loss_fn, *inputs(8, dim, "cpu"))  # load kernels and libraries first
     out0, out1 = inputs(n, dim, "cpu")
@@ -199,7 +200,7 @@ def main():
     args = parser.parse_args()
     if args.memory_probe:
         name, n, dim = args.memory_probe
-        return memory_probe(name, int(n), int(dim))
+        return memory_probe(name, int(n), int(dim), args.threads or torch.get_num_threads())
     rows = run(args)
     command = "python benchmarks/cost/run.py " + " ".join(sys.argv[1:])
     text = "\n".join([
