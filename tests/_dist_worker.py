@@ -7,11 +7,12 @@ import torch.distributed as dist
 import rpc_plugins as rp
 
 N_PER_RANK, DIM = 5, 6
+BATCH_SIZES = (N_PER_RANK, 1)  # 1 pair per rank: every negative comes from the other ranks
 
 
-def global_batch(world_size, seed=0):
+def global_batch(world_size, seed=0, n_per_rank=N_PER_RANK):
     g = torch.Generator().manual_seed(seed)
-    n = N_PER_RANK * world_size
+    n = n_per_rank * world_size
     out0 = torch.randn(n, DIM, generator=g, dtype=torch.float64)
     return out0, out0 + 0.5 * torch.randn(n, DIM, generator=g, dtype=torch.float64), torch.randn(3, DIM, generator=g, dtype=torch.float64)
 
@@ -29,6 +30,10 @@ def loss_functions():
     return cases
 
 
+def case_key(name, extra, n_per_rank):
+    return f"{name}-{'bank' if extra is not None else 'plain'}-n{n_per_rank}"
+
+
 def loss_and_grads(loss_fn, out0, out1, negatives=None):
     out0 = out0.clone().requires_grad_(True)
     out1 = out1.clone().requires_grad_(True)
@@ -40,13 +45,14 @@ def loss_and_grads(loss_fn, out0, out1, negatives=None):
 def run(rank, world_size, init_file, result_dir):
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world_size)
-    out0, out1, negatives = global_batch(world_size)
-    local = slice(rank * N_PER_RANK, (rank + 1) * N_PER_RANK)
     results = {}
-    for name, make in loss_functions().items():
-        for extra in (None, negatives):
-            key = f"{name}-{'bank' if extra is not None else 'plain'}"
-            results[key] = loss_and_grads(make(True), out0[local], out1[local], extra)
+    for n_per_rank in BATCH_SIZES:
+        out0, out1, negatives = global_batch(world_size, n_per_rank=n_per_rank)
+        local = slice(rank * n_per_rank, (rank + 1) * n_per_rank)
+        for name, make in loss_functions().items():
+            for extra in (None, negatives):
+                key = case_key(name, extra, n_per_rank)
+                results[key] = loss_and_grads(make(True), out0[local], out1[local], extra)
     results["ddp-params"] = ddp_training(world_size, rank)
     torch.save(results, os.path.join(result_dir, f"rank{rank}.pt"))
     dist.barrier()

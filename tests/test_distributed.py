@@ -23,11 +23,15 @@ def distributed_results(request, tmp_path_factory):
 
 def test_losses_and_gradients_equal_single_process(distributed_results):
     world_size, per_rank = distributed_results
-    out0, out1, negatives = worker.global_batch(world_size)
-    n = worker.N_PER_RANK
+    for n in worker.BATCH_SIZES:
+        check_equal_to_single_process(world_size, per_rank, n)
+
+
+def check_equal_to_single_process(world_size, per_rank, n):
+    out0, out1, negatives = worker.global_batch(world_size, n_per_rank=n)
     for name, make in worker.loss_functions().items():
         for extra in (None, negatives):
-            key = f"{name}-{'bank' if extra is not None else 'plain'}"
+            key = worker.case_key(name, extra, n)
             loss, grad0, grad1 = worker.loss_and_grads(make(False), out0, out1, extra)
             rank_losses = torch.stack([r[key][0] for r in per_rank])
             if name.startswith("rpc-moments"):
