@@ -1,0 +1,182 @@
+"""Relative Predictive Coding as a fairseq criterion (wav2vec 2.0 and wav2vec / CPC).
+
+Tsai et al., "Self-supervised Representation Learning with Relative Predictive Coding", ICLR 2021
+(arXiv 2103.11275). wav2vec models emit logits of shape (anchors, 1 + K): the true (quantised)
+future in column 0 and K distractors, ``-inf`` where a distractor equals the positive. Each row
+is one anchor; RPC's expectations run over all positives and all valid distractors:
+
+    loss = -(E_P[f] - alpha E_Q[f] - beta/2 E_P[f^2] - gamma/2 E_Q[f^2]) * n_anchors   (summed, as fairseq expects)
+
+with f = critic_scale * logit. Extra losses (codebook diversity, feature penalty) are added as
+fairseq's ``wav2vec`` criterion adds them, so yaml files written for it merge (``infonce``,
+``loss_weights``, ``log_keys`` keep their meaning).
+
+>>> # fairseq-hydra-train ... common.user_dir=adapters/rpc_fairseq criterion._name=rpc criterion.alpha=0.3
+"""
+import math
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+import torch
+from fairseq import metrics, utils
+from fairseq.criterions import CRITERION_REGISTRY, FairseqCriterion, register_criterion
+from fairseq.dataclass import FairseqDataclass
+
+
+from rpc_plugins import OBJECTIVES, get_objective, split_column0_logits
+
+
+@dataclass
+class RpcCriterionConfig(FairseqDataclass):
+    objective: str = field(default="rpc", metadata={
+        "help": f"objective on the logits: one of {sorted(OBJECTIVES)} (rpc = Relative Predictive Coding)"})
+    alpha: float = field(default=0.3, metadata={"help": "RPC relative parameter alpha >= 0 (weight of E_Q[f])"})
+    beta: float = field(default=0.01, metadata={"help": "RPC relative parameter beta >= 0 (weight of E_P[f^2]/2)"})
+    gamma: float = field(default=0.1, metadata={"help": "RPC relative parameter gamma >= 0 (weight of E_Q[f^2]/2)"})
+    critic_scale: float = field(default=0.1, metadata={
+        "help": "f = critic_scale * logit. wav2vec 2.0 logits are cosine / logit_temp (0.1), so 0.1 gives "
+                "f = cosine; wav2vec (v1) logits are raw dot products. RPC is not shift/scale invariant."})
+    clip: float = field(default=5.0, metadata={"help": "SMILE clip (objective=smile only)"})
+    infonce: bool = field(default=True, metadata={
+        "help": "must be true: logits grouped per anchor with the positive in column 0 (wav2vec v1 reads "
+                "its layout from this key)"})
+    loss_weights: Optional[List[float]] = field(default=None, metadata={
+        "help": "weights for additional loss terms (not first one), as in the wav2vec criterion"})
+    log_keys: List[str] = field(default_factory=lambda: [], metadata={"help": "output keys to log"})
+
+
+class RpcCriterion(FairseqCriterion):
+    """RPC (or any ``rpc_plugins`` objective) on wav2vec logits; see the module docstring."""
+
+    def __init__(self, task, objective="rpc", alpha=0.3, beta=0.01, gamma=0.1, critic_scale=0.1, clip=5.0,
+                 infonce=True, loss_weights=None, log_keys=None):
+        super().__init__(task)
+        get_objective(objective)  # ValueError naming the valid objectives
+        for key, value in (("alpha", alpha), ("beta", beta), ("gamma", gamma)):
+            if not value >= 0:
+                raise ValueError(f"criterion.{key} must be >= 0, got {value}")
+        if not critic_scale > 0:
+            raise ValueError(f"criterion.critic_scale must be > 0, got {critic_scale}")
+        if not infonce:
+            raise ValueError(
+                "criterion.infonce=false selects wav2vec's binary layout (one logit per pair, no grouping of "
+                "a positive with its negatives); rpc needs infonce=true (positive in column 0)")
+        self.objective = objective
+        self.alpha, self.beta, self.gamma, self.critic_scale, self.clip = alpha, beta, gamma, critic_scale, clip
+        self.loss_weights = loss_weights
+        self.log_keys = [] if log_keys is None else log_keys
+
+    def _hyper(self):
+        return {"rpc": dict(alpha=self.alpha, beta=self.beta, gamma=self.gamma), "smile": dict(clip=self.clip)}.get(
+            self.objective, {})
+
+    def forward(self, model, sample, reduce=True):
+        """Returns (summed loss, sample_size, logging_output) like fairseq's wav2vec criterion."""
+        if not reduce:
+            raise ValueError("the rpc criterion pools negatives over the batch; reduce=False is not supported")
+        net_output = model(**sample["net_input"])
+        logits = model.get_logits(net_output).float()
+        target = model.get_targets(sample, net_output)
+        if logits.dim() != 2 or (torch.is_tensor(target) and target.dim() == 1 and bool((target != 0).any())):
+            raise ValueError(f"expected logits (anchors, 1 + negatives) with the positive in column 0, got "
+                             f"shape {tuple(logits.shape)}; set criterion.infonce=true")
+        pos, neg, mask = split_column0_logits(logits * self.critic_scale)
+        n_anchors = pos.shape[0]
+        loss = get_objective(self.objective)(pos, neg, mask, **self._hyper()) * n_anchors
+
+        if "sample_size" in sample:
+            sample_size = sample["sample_size"]
+        elif "mask_indices" in sample["net_input"]:
+            sample_size = sample["net_input"]["mask_indices"].sum()
+        else:
+            sample_size = n_anchors
+        losses = [loss.detach().clone()]
+        if self.loss_weights is not None:
+            extra_losses = model.get_extra_losses(net_output)
+            if torch.is_tensor(extra_losses):
+                extra_losses = [extra_losses]
+            if len(self.loss_weights) == 1 and len(extra_losses) != 1:
+                self.loss_weights = [self.loss_weights[0]] * len(extra_losses)
+            if len(extra_losses) != len(self.loss_weights):
+                raise ValueError(f"criterion.loss_weights has {len(self.loss_weights)} entries but the model "
+                                 f"returns {len(extra_losses)} extra losses")
+            for p, coef in zip(extra_losses, self.loss_weights):
+                if coef != 0 and p is not None:
+                    p = coef * p.float() * sample_size
+                    loss = loss + p
+                    losses.append(p)
+
+        logging_output = self._logging(loss, losses, sample, sample_size, logits, pos, neg, mask, net_output)
+        return loss, sample_size, logging_output
+
+    @torch.no_grad()
+    def _logging(self, loss, losses, sample, sample_size, logits, pos, neg, mask, net_output):
+        valid_neg = torch.where(mask, neg, torch.zeros_like(neg))
+        out = {
+            "loss": loss.item(),
+            "ntokens": utils.item(sample_size),
+            "nsentences": sample["id"].numel(),
+            "sample_size": utils.item(sample_size),
+            "n_anchors": pos.numel(),
+            "n_negatives": int(mask.sum()),
+            "pos_score_sum": pos.sum().item(),
+            "neg_score_sum": valid_neg.sum().item(),
+        }
+        if self.objective == "rpc":
+            # the authors' estimator: invert f = (r - alpha)/(beta r + gamma) at the batch-mean positive score
+            mean_pos = pos.mean().item()
+            ratio = (self.gamma * mean_pos + self.alpha) / max(1 - self.beta * mean_pos, 1e-8)
+            out["mi_sum"] = math.log(max(ratio, 1e-4)) * pos.numel()
+        is_max = logits.argmax(-1) == 0
+        is_min = logits.argmin(-1) == 0
+        out["correct"] = int(is_max.sum()) - int((is_max & is_min).sum())
+        out["count"] = float(is_max.numel())
+        if len(losses) > 1:
+            for i, value in enumerate(losses):
+                out[f"loss_{i}"] = value.item()
+        for key in self.log_keys:
+            if key in net_output and key not in ("logits", "target"):
+                out[key] = float(net_output[key])
+        return out
+
+    @staticmethod
+    def reduce_metrics(logging_outputs) -> None:
+        """Aggregate logging outputs (sums) from data-parallel workers."""
+        def total(key):
+            return utils.item(sum(log.get(key, 0) for log in logging_outputs))
+
+        sample_size = total("sample_size")
+        metrics.log_scalar("loss", total("loss") / (sample_size or 1) / math.log(2), sample_size, round=3)
+        metrics.log_scalar("ntokens", total("ntokens"))
+        metrics.log_scalar("nsentences", total("nsentences"))
+        anchors, negatives = total("n_anchors"), total("n_negatives")
+        if anchors:
+            metrics.log_scalar("E_pos", total("pos_score_sum") / anchors, anchors, round=4)
+            if any("mi_sum" in log for log in logging_outputs):
+                metrics.log_scalar("mi_rpc", total("mi_sum") / anchors, anchors, round=4)
+        if negatives:
+            metrics.log_scalar("E_neg", total("neg_score_sum") / negatives, negatives, round=4)
+        metrics.log_scalar("_correct", total("correct"))
+        metrics.log_scalar("_total", total("count"))
+        if total("count") > 0:
+            metrics.log_derived("accuracy", lambda m: utils.item(m["_correct"].sum / m["_total"].sum)
+                                if m["_total"].sum > 0 else float("nan"))
+        known = {"loss", "ntokens", "nsentences", "sample_size", "correct", "count", "n_anchors", "n_negatives",
+                 "pos_score_sum", "neg_score_sum", "mi_sum"}
+        for key in logging_outputs[0] if logging_outputs else []:
+            if key not in known:
+                value = total(key)
+                if key.startswith("loss"):
+                    metrics.log_scalar(key, value / (sample_size or 1) / math.log(2), sample_size, round=3)
+                else:
+                    metrics.log_scalar(key, value / len(logging_outputs), round=3)
+
+    @staticmethod
+    def logging_outputs_can_be_summed() -> bool:
+        return True
+
+
+# fairseq raises on a second registration of a name; importing this file under two module names
+# (user-dir basename and an installed package) must stay harmless.
+if "rpc" not in CRITERION_REGISTRY:
+    register_criterion("rpc", dataclass=RpcCriterionConfig)(RpcCriterion)
