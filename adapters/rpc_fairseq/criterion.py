@@ -37,9 +37,10 @@ class RpcCriterionConfig(FairseqDataclass):
         "help": "f = critic_scale * logit. wav2vec 2.0 logits are cosine / logit_temp (0.1), so 0.1 gives "
                 "f = cosine; wav2vec (v1) logits are raw dot products. RPC is not shift/scale invariant."})
     clip: float = field(default=5.0, metadata={"help": "SMILE clip (objective=smile only)"})
-    infonce: bool = field(default=True, metadata={
-        "help": "must be true: logits grouped per anchor with the positive in column 0 (wav2vec v1 reads "
-                "its layout from this key)"})
+    infonce: bool = field(default=False, metadata={
+        "help": "must be set (yaml: infonce: true, legacy CLI: --infonce): logits grouped per anchor with the "
+                "positive in column 0. wav2vec (v1) reads its logit layout from this key; the default false "
+                "matches fairseq's wav2vec criterion so its yaml files merge unchanged"})
     loss_weights: Optional[List[float]] = field(default=None, metadata={
         "help": "weights for additional loss terms (not first one), as in the wav2vec criterion"})
     log_keys: List[str] = field(default_factory=lambda: [], metadata={"help": "output keys to log"})
@@ -49,7 +50,7 @@ class RpcCriterion(FairseqCriterion):
     """RPC (or any ``rpc_plugins`` objective) on wav2vec logits; see the module docstring."""
 
     def __init__(self, task, objective="rpc", alpha=0.3, beta=0.01, gamma=0.1, critic_scale=0.1, clip=5.0,
-                 infonce=True, loss_weights=None, log_keys=None):
+                 infonce=False, loss_weights=None, log_keys=None):
         super().__init__(task)
         get_objective(objective)  # ValueError naming the valid objectives
         for key, value in (("alpha", alpha), ("beta", beta), ("gamma", gamma)):
@@ -60,7 +61,8 @@ class RpcCriterion(FairseqCriterion):
         if not infonce:
             raise ValueError(
                 "criterion.infonce=false selects wav2vec's binary layout (one logit per pair, no grouping of "
-                "a positive with its negatives); rpc needs infonce=true (positive in column 0)")
+                "a positive with its negatives); rpc needs infonce=true (positive in column 0): set "
+                "criterion.infonce=true in yaml or pass --infonce to fairseq-train")
         self.objective = objective
         self.alpha, self.beta, self.gamma, self.critic_scale, self.clip = alpha, beta, gamma, critic_scale, clip
         self.loss_weights = loss_weights

@@ -1,1 +1,27 @@
-"""Adapter placeholder: filled by its host issue."""
+"""solo-learn adapter: ``import rpc_solo`` adds ``method: rpc`` to solo's METHODS registry.
+
+Works with solo-learn 1.0.2 (kwargs/argparse API, launcher ``python -m rpc_solo.pretrain``) and
+with solo's current main (hydra API: run solo's ``main_pretrain.py`` through
+``python -m rpc_solo.hydra_main``), told apart by ``BaseMethod.add_and_assert_specific_cfg``.
+
+>>> import rpc_solo
+>>> from solo.methods import METHODS
+>>> METHODS["rpc"] is rpc_solo.RPC
+True
+"""
+from solo.methods import METHODS
+from solo.methods.base import BaseMethod
+
+HYDRA_API = hasattr(BaseMethod, "add_and_assert_specific_cfg")
+
+if HYDRA_API:  # solo-learn main (1.0.6+)
+    from .method_main import RPC
+    from .timm_backbones import register_timm_backbones
+
+    register_timm_backbones(BaseMethod)
+else:  # solo-learn 1.0.2
+    from .method_v1 import RPC
+
+METHODS.setdefault("rpc", RPC)
+
+__all__ = ["RPC", "HYDRA_API"]

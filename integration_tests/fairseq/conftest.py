@@ -34,10 +34,32 @@ def hydra_train(config, data, save_dir, *overrides, world_size=1, timeout=240):
     return proc.returncode, proc.stdout + proc.stderr
 
 
+# the wav2vec (v1) tiny model of examples/fairseq/README.md, for fairseq's argparse CLI
+LEGACY_ARGS = [
+    "--task", "audio_pretraining", "--normalize", "--max-sample-size", "24000", "--min-sample-size", "8000",
+    "--arch", "wav2vec", "--prediction-steps", "12", "--num-negatives", "10",
+    "--conv-feature-layers", "[(64, 10, 5), (64, 8, 4), (64, 4, 2), (64, 4, 2), (64, 4, 2)]",
+    "--conv-aggregator-layers", "[(64, 2, 1), (64, 3, 1), (64, 4, 1)]", "--residual-scale", "0.5",
+    "--criterion", "rpc", "--critic-scale", "0.05",
+    "--optimizer", "adam", "--lr", "0.001", "--lr-scheduler", "cosine", "--warmup-updates", "2", "--clip-norm", "1.0",
+    "--max-tokens", "96000", "--cpu", "--num-workers", "0", "--disable-validation",
+    "--log-format", "simple", "--log-interval", "1", "--seed", "1"]
+
+
+def legacy_train(data, save_dir, *extra, timeout=240):
+    """Run fairseq-train (argparse CLI) with --user-dir; return (returncode, combined output)."""
+    os.makedirs(save_dir, exist_ok=True)
+    cmd = [os.path.join(BIN, "fairseq-train"), data, "--user-dir", USER_DIR, "--save-dir", str(save_dir),
+           *LEGACY_ARGS, *extra]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=str(save_dir))
+    return proc.returncode, proc.stdout + proc.stderr
+
+
 def train_log(output):
     """[{key: value}] of every train_inner line."""
     rows = []
     for line in output.splitlines():
-        if "[train_inner]" in line:
+        if "[train_inner]" in line or "| train_inner |" in line:  # hydra and argparse CLIs
             rows.append({k: v for k, v in re.findall(r"(\w+)=([-\w.+]+)", line)})
     return rows

@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from integration_tests.fairseq.conftest import hydra_train, train_log
+from integration_tests.fairseq.conftest import hydra_train, legacy_train, train_log
 
 
 def assert_trains(output, key, updates):
@@ -24,12 +24,23 @@ def test_rpc_criterion_trains(config, key, speech_corpus, tmp_path):
     assert {"E_pos", "E_neg", "mi_rpc", "accuracy"} <= set(rows[-1])
 
 
-def test_builtin_wav2vec_criterion_same_config(speech_corpus, tmp_path):
-    code, out = hydra_train("wav2vec2_tiny_rpc", speech_corpus, tmp_path, "optimization.max_update=12",
+@pytest.mark.parametrize("config,key", [("wav2vec2_tiny_rpc", "loss_0"), ("wav2vec_cpc_tiny_rpc", "loss")])
+def test_builtin_wav2vec_criterion_same_config(config, key, speech_corpus, tmp_path):
+    code, out = hydra_train(config, speech_corpus, tmp_path, "optimization.max_update=12",
                             "criterion._name=wav2vec", "~criterion.objective", "~criterion.alpha", "~criterion.beta",
                             "~criterion.gamma", "~criterion.critic_scale")
     assert code == 0, out[-3000:]
-    assert_trains(out, "loss_0", 12)
+    assert_trains(out, key, 12)
+
+
+def test_legacy_fairseq_train_cli(speech_corpus, tmp_path):
+    """The argparse CLI (fairseq-train --user-dir ... --criterion rpc --infonce) as in examples/fairseq/README.md."""
+    code, out = legacy_train(speech_corpus, tmp_path, "--max-update", "12", "--infonce", "--alpha", "0.3")
+    assert code == 0, out[-3000:]
+    rows = assert_trains(out, "loss", 12)
+    assert {"E_pos", "E_neg", "mi_rpc", "accuracy"} <= set(rows[-1])
+    code, out = legacy_train(speech_corpus, tmp_path / "binary", "--max-update", "2")  # no --infonce: binary layout
+    assert code != 0 and "rpc needs infonce=true" in out, out[-3000:]
 
 
 def test_infonce_objective_through_the_rpc_criterion(speech_corpus, tmp_path):

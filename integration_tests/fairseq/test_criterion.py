@@ -36,7 +36,7 @@ def sample(n=6):
 
 
 def criterion(**kw):
-    return RpcCriterion(task=None, **kw)
+    return RpcCriterion(task=None, **{"infonce": True, **kw})
 
 
 def test_minus_inf_distractors_equal_dropping_them():

@@ -1,0 +1,32 @@
+"""timm backbones for solo-learn methods, added without forking solo.
+
+solo 1.0.2 hard-codes its encoder table inside ``BaseMethod.__init__``, so ``method: rpc`` takes
+``--timm_encoder_name`` and swaps the encoder in; solo's current main reads ``BaseMethod._BACKBONES``,
+so ``register_timm_backbones`` adds ``timm_<name>`` entries there (``backbone.name: timm_resnet10t``).
+"""
+from typing import Iterable, Tuple
+
+from torch import nn
+
+DEFAULT_TIMM_BACKBONES = ("resnet10t", "resnet18", "resnet26", "efficientnet_b0", "mobilenetv3_small_100",
+                          "convnext_atto", "vit_tiny_patch16_224")
+
+
+def timm_encoder(name: str, small_input: bool = False, **kwargs) -> Tuple[nn.Module, int]:
+    """(pooled-feature timm model, its width); ResNet stems adapted to 32x32 images when asked."""
+    import timm
+
+    model = timm.create_model(name, pretrained=False, num_classes=0, **kwargs)
+    if small_input and isinstance(getattr(model, "conv1", None), nn.Conv2d) and hasattr(model, "maxpool"):
+        model.conv1 = nn.Conv2d(model.conv1.in_channels, model.conv1.out_channels, 3, 1, 1, bias=False)
+        model.maxpool = nn.Identity()
+    return model, model.num_features
+
+
+def register_timm_backbones(base_method, names: Iterable[str] = DEFAULT_TIMM_BACKBONES) -> None:
+    """Add ``timm_<name>`` factories to ``base_method._BACKBONES`` (solo-learn main API)."""
+    for name in names:
+        def factory(method=None, _name=name, **kwargs):
+            return timm_encoder(_name, **kwargs)[0]
+
+        base_method._BACKBONES.setdefault(f"timm_{name}", factory)
