@@ -3,9 +3,10 @@
 Relative Predictive Coding (Tsai et al., ICLR 2021, arXiv 2103.11275) vs SimCLR's NT-Xent on
 scikit-learn's embedded digits (1797 8x8 images; or Fashion-MNIST with --dataset fashion-mnist
 when Debian's dataset-fashion-mnist is installed). Same encoder, augmentations, optimiser and
-steps for both; frozen features are evaluated with a logistic-regression probe and kNN.
+steps for both; frozen features are evaluated with a logistic-regression probe (all labels, and 5
+labels per class, where pretraining shows on digits) and kNN.
 
-    python examples/demo.py                    # digits, about a minute on 2 CPU cores
+    python examples/demo.py                    # digits, about two minutes on 2 CPU cores
     python examples/demo.py --dataset fashion-mnist --epochs 5
 """
 import argparse
@@ -110,7 +111,26 @@ def evaluate(model, x_train, y_train, x_test, y_test):
     probe = LogisticRegression(max_iter=2000).fit(scaler.transform(f_train), y_train)
     linear = probe.score(scaler.transform(f_test), y_test)
     knn = KNeighborsClassifier(n_neighbors=5, metric="cosine").fit(f_train, y_train).score(f_test, y_test)
-    return linear, knn
+    return linear, knn, few_label_probe(f_train, np.asarray(y_train), f_test, np.asarray(y_test))
+
+
+def few_label_probe(f_train, y_train, f_test, y_test, per_class=5, draws=5):
+    """Linear probe fitted on only `per_class` labelled images per class (mean over `draws` random draws).
+
+    With all labels even a random-init encoder scores ~99% on digits; with 5 labels per class the
+    features themselves must separate the classes, so this column is where pretraining shows."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    scores = []
+    for draw in range(draws):
+        rng = np.random.default_rng(draw)
+        idx = np.concatenate([rng.choice(np.flatnonzero(y_train == c), per_class, replace=False)
+                              for c in np.unique(y_train)])
+        scaler = StandardScaler().fit(f_train[idx])
+        probe = LogisticRegression(max_iter=2000).fit(scaler.transform(f_train[idx]), y_train[idx])
+        scores.append(probe.score(scaler.transform(f_test), y_test))
+    return float(np.mean(scores))
 
 
 def plot(curves, scores, path):
@@ -127,12 +147,14 @@ def plot(curves, scores, path):
     ax0.legend()
     names = list(scores)
     pos = np.arange(len(names))
-    ax1.bar(pos - 0.2, [scores[n][0] * 100 for n in names], 0.4, label="linear probe")
-    ax1.bar(pos + 0.2, [scores[n][1] * 100 for n in names], 0.4, label="kNN (k=5)")
+    ax1.bar(pos - 0.27, [scores[n][0] * 100 for n in names], 0.27, label="linear probe (all labels)")
+    ax1.bar(pos, [scores[n][1] * 100 for n in names], 0.27, label="kNN (k=5)")
+    ax1.bar(pos + 0.27, [scores[n][2] * 100 for n in names], 0.27, label="linear probe (5 labels/class)")
     ax1.set_xticks(pos)
     ax1.set_xticklabels(names)
-    ax1.set(ylabel="test top-1 (%)", title="frozen features", ylim=(0, 100))
-    ax1.legend()
+    low = min(min(v) for v in scores.values()) * 100
+    ax1.set(ylabel="test top-1 (%)", title="frozen features", ylim=(max(0, low - 10), 100))
+    ax1.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
@@ -170,9 +192,10 @@ def main():
 
     print(f"\n{args.dataset}: {len(x_train)} train / {len(x_test)} test images, {args.epochs} epochs, "
           f"batch {args.batch_size}, seed {args.seed}")
-    print(f"| objective | linear probe top-1 | kNN top-1 |\n|---|---:|---:|")
-    for name, (linear, knn) in scores.items():
-        print(f"| {name} | {linear * 100:.1f}% | {knn * 100:.1f}% |")
+    print("| objective | linear probe top-1 (all labels) | kNN top-1 | linear probe top-1 (5 labels/class) |")
+    print("|---|---:|---:|---:|")
+    for name, (linear, knn, few) in scores.items():
+        print(f"| {name} | {linear * 100:.1f}% | {knn * 100:.1f}% | {few * 100:.1f}% |")
     os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, f"demo_{args.dataset}.png")
     plot(curves, scores, path)

@@ -3,7 +3,10 @@
 solo-learn's current main is not on the package registry; with a checkout of it:
 
     python -m rpc_solo.hydra_main /path/to/solo-learn/main_pretrain.py \\
-        --config-path $PWD/examples/solo --config-name rpc.yaml
+        --config-path /path/to/solo-learn/scripts/pretrain/cifar --config-name rpc.yaml
+
+(after copying examples/solo/rpc.yaml there: it uses that folder's augmentations/ and wandb/ groups;
+examples/solo/rpc_cpu_smoke.yaml is self-contained: ``--config-path $PWD/examples/solo``).
 
 Importing ``rpc_solo`` first adds ``METHODS["rpc"]`` and the ``timm_<name>`` backbones; then the
 script runs unchanged as ``__main__`` with the remaining arguments (hydra overrides included).

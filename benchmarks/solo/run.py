@@ -154,9 +154,10 @@ def write_results(results, a, command, out):
         lines.append(f"| {r['method']} | {r['online_linear']:.3f} | {r['online_knn']:.3f} | {r['frozen_linear']:.3f} "
                      f"| {r['frozen_knn']:.3f} | {r['steps']} | {r['train_seconds']:.0f} |")
     lines += ["", "Online = solo's own online classifier / WeightedKNNClassifier at the last epoch; frozen = "
-              "scikit-learn probes on the trained encoder's features. One seed, a few epochs: differences of a "
-              "few points are within run-to-run noise at this budget; this is a smoke-scale comparison, not a "
-              "reproduction of the paper's CIFAR numbers.", ""]
+              "scikit-learn probes on the trained encoder's features. One seed and a few epochs: the run-to-run "
+              "spread was not measured, so gaps of a few points are not a ranking; this is a smoke-scale check "
+              "that `method: rpc` trains like solo's own methods, not a reproduction of the paper's CIFAR numbers. "
+              "`train s` is wall time on a machine shared with other jobs.", "", "![results](results.png)", ""]
     with open(os.path.join(out, "results.md"), "w") as f:
         f.write("\n".join(lines))
 

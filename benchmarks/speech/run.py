@@ -7,19 +7,19 @@ tests that claim at CPU scale on a generated flite corpus (``rpc_fairseq.speech_
 1. generate the corpus (3 flite voices, random rate/pitch, noise) unless it exists;
 2. pretrain the same tiny wav2vec (v1, CPC-style) model from ``examples/fairseq/wav2vec_cpc_tiny_rpc.yaml``
    with fairseq 0.12.2's real ``fairseq-hydra-train`` and each criterion:
-   ``rpc`` (this project), ``wav2vec`` with ``infonce=true`` (CPC / InfoNCE), ``wav2vec`` with
+   ``rpc`` (this project) with alpha=0.3 and alpha=1.0, ``wav2vec`` with ``infonce=true`` (CPC / InfoNCE), ``wav2vec`` with
    ``infonce=false`` (the binary cross-entropy of wav2vec v1); plus an untrained model as a control;
 3. freeze, take the context network's output c_t (10 ms frames), and fit logistic-regression probes on
    the train split: phone per frame (labels from ``flite -psdur``) and speaker per frame; report accuracy
    on the held-out split.
 
-    .venvs/fairseq/bin/python benchmarks/speech/run.py            # ~15 min on 2 cores
+    OMP_NUM_THREADS=1 .venvs/fairseq/bin/python benchmarks/speech/run.py --utterances 240 --updates 400 --seeds 3
+    .venvs/main/bin/python benchmarks/speech/plot.py                 # speech.png from results.json
 
 >>> # python benchmarks/speech/run.py --updates 40 --seeds 1 --utterances 60   (a quick smoke run)
 """
 import argparse
 import json
-import math
 import os
 import re
 import subprocess
@@ -36,7 +36,7 @@ BIN = os.path.dirname(sys.executable)
 FRAME = 160  # the tiny config's feature-encoder stride: 5*4*2*2*2 samples = 10 ms at 16 kHz
 RPC_KEYS = ("criterion.objective", "criterion.alpha", "criterion.beta", "criterion.gamma", "criterion.critic_scale")
 METHODS = {
-    "rpc": [],
+    "rpc": ["criterion.alpha=0.3"],  # explicit, whatever the yaml says
     "rpc_a1": ["criterion.alpha=1.0"],
     "infonce": ["criterion._name=wav2vec"] + [f"~{k}" for k in RPC_KEYS],
     "binary": ["criterion._name=wav2vec", "criterion.infonce=false"] + [f"~{k}" for k in RPC_KEYS],
@@ -85,6 +85,27 @@ def frame_labels(record, n_frames, phone_ids, speaker_ids):
     idx = np.minimum(np.searchsorted(ends, centres), len(names) - 1)
     phones = np.array([phone_ids.setdefault(names[i], len(phone_ids)) for i in idx])
     return phones, np.full(n_frames, speaker_ids[record["speaker"]])
+
+
+def n_frames(n_samples, layers=((10, 5), (8, 4), (4, 2), (4, 2), (4, 2))):
+    """Output length of the tiny config's feature encoder (kernel, stride per conv layer, no padding)."""
+    for kernel, stride in layers:
+        n_samples = (n_samples - kernel) // stride + 1
+    return n_samples
+
+
+def majority_baseline(records):
+    """Held-out accuracy of always predicting the most frequent training class (phone, speaker)."""
+    phone_ids, speakers = {}, {s: i for i, s in enumerate(sorted({r["speaker"] for r in records}))}
+    labels = {"train": ([], []), "valid": ([], [])}
+    for r in records:
+        phones, spk = frame_labels(r, n_frames(r["n_samples"]), phone_ids, speakers)
+        labels[r["split"]][0].append(phones), labels[r["split"]][1].append(spk)
+    out = {}
+    for i, key in enumerate(("phone_acc", "speaker_acc")):
+        train, valid = np.concatenate(labels["train"][i]), np.concatenate(labels["valid"][i])
+        out[key] = float((valid == np.bincount(train).argmax()).mean())
+    return out
 
 
 def features(model, data, records):
@@ -150,7 +171,16 @@ def main():
     parser.add_argument("--utterances", type=int, default=240)
     parser.add_argument("--updates", type=int, default=300)
     parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--render-only", action="store_true", help="rewrite results.md from results.json")
     args = parser.parse_args()
+    if args.render_only:
+        saved = json.load(open(os.path.join(args.out, "results.json")))
+        for key in ("utterances", "updates", "seeds"):
+            setattr(args, key, saved["args"][key])
+        records = [json.loads(line) for line in open(os.path.join(saved["args"]["data"], "labels.jsonl"))]
+        write_markdown(saved["rows"], args, saved["seconds"], False, os.path.join(args.out, "results.md"),
+                       majority_baseline(records))
+        return
     import logging
     import warnings
 
@@ -192,10 +222,11 @@ def save(rows, curves, args, elapsed):
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump({"rows": rows, "curves": curves, "args": vars(args), "seconds": elapsed}, f, indent=1)
     has_png = plot(curves, os.path.join(args.out, "pretrain_loss.png"))
-    write_markdown(rows, args, elapsed, has_png, os.path.join(args.out, "results.md"))
+    records = [json.loads(line) for line in open(os.path.join(args.data, "labels.jsonl"))]
+    write_markdown(rows, args, elapsed, has_png, os.path.join(args.out, "results.md"), majority_baseline(records))
 
 
-def write_markdown(rows, args, elapsed, has_png, path):
+def write_markdown(rows, args, elapsed, has_png, path, majority):
     import platform
 
     names = ["rpc", "rpc_a1", "infonce", "binary", "untrained"]
@@ -203,7 +234,7 @@ def write_markdown(rows, args, elapsed, has_png, path):
              "Command: `OMP_NUM_THREADS=1 .venvs/fairseq/bin/python benchmarks/speech/run.py "
              f"--utterances {args.utterances} --updates {args.updates} --seeds {args.seeds}`", "",
              f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores visible, torch threads 1; "
-             f"wall time {elapsed / 60:.1f} min.", "",
+             f"wall time {elapsed / 60:.1f} min (runs already finished in --runs are reused, not retrained).", "",
              f"Corpus: {args.utterances} flite utterances (voices slt/rms/awb, random rate/pitch, noise 10-25 dB SNR), "
              f"train/valid by file; {rows[0]['train_frames']} / {rows[0]['valid_frames']} frames of 10 ms, "
              f"{rows[0]['n_phones']} phone classes.", "",
@@ -218,13 +249,17 @@ def write_markdown(rows, args, elapsed, has_png, path):
         for key in ("phone_acc", "speaker_acc"):
             vals = np.array([r[key] for r in sel])
             cells.append(f"{vals.mean():.3f}" + (f" ± {vals.std(ddof=1):.3f}" if len(vals) > 1 else ""))
-        label = {"rpc": "rpc (alpha=0.3 beta=0.01 gamma=0.1, critic_scale=0.05; the shipped yaml)",
-                 "rpc_a1": "rpc with alpha=1.0 (beta=0.01 gamma=0.1, critic_scale=0.05)",
+        label = {"rpc": "rpc alpha=0.3 (beta=0.01 gamma=0.1, critic_scale=0.05)",
+                 "rpc_a1": "rpc alpha=1.0 (beta=0.01 gamma=0.1, critic_scale=0.05)",
                  "infonce": "wav2vec infonce=true (CPC / InfoNCE)", "binary": "wav2vec infonce=false (binary)",
                  "untrained": "untrained (random init, control)"}[name]
         lines.append(f"| {label} | {cells[0]} | {cells[1]} |")
+    lines.append(f"| majority class (no features) | {majority['phone_acc']:.3f} | {majority['speaker_acc']:.3f} |")
     if has_png:
         lines += ["", "![pretraining loss](pretrain_loss.png)"]
+    if os.path.exists(os.path.join(os.path.dirname(path), "speech.png")):
+        lines += ["", "Plot (`.venvs/main/bin/python benchmarks/speech/plot.py`, from results.json):", "",
+                  "![probe accuracies and pretraining losses](speech.png)"]
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
 

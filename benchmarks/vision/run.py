@@ -18,11 +18,11 @@ dataset-fashion-mnist installs them in /usr/share/datasets/fashion-mnist). Every
 --device (cpu or cuda); augmentations are per-sample tensor ops on that device.
 
     python benchmarks/vision/run.py --quick --out /tmp/vision      # CPU smoke, a few minutes
-    python benchmarks/vision/run.py --device cuda                  # the committed results
+    python benchmarks/vision/run.py --device cuda                  # the committed results (~11 min on an H100)
 
 Writes <out>/results.md, results.json and vision.png (default out: benchmarks/vision/); results.json is
-rewritten after every run, and ``--render <out>/results.json`` redraws the table and plot from it
-(e.g. after --time-budget stopped a run early: the parts run in order accuracy, stability, batch sweep).
+rewritten after every run, and ``--render a.json [b.json ...]`` redraws the table and plot from saved
+runs (e.g. after --time-budget stopped a run early: the parts run in order accuracy, stability, batch).
 """
 import argparse
 import gzip
@@ -233,10 +233,11 @@ def evaluate(backbone, data, device):
     return linear_top1(f_tr, y_tr, f_te, y_te), knn_top1(f_tr, y_tr, f_te, y_te), spread
 
 
-def run_one(name, factory, data, *, batch_size, lr, seed, args):
+def run_one(name, factory, data, *, part, batch_size, lr, seed, args):
     x_train = data[0]
     t0 = time.time()
-    backbone, losses, diverged = pretrain(factory, x_train, batch_size, lr, args.samples, seed, args.device,
+    samples = args.sweep_samples if part == "batch" else args.samples
+    backbone, losses, diverged = pretrain(factory, x_train, batch_size, lr, samples, seed, args.device,
                                           args.backbone)
     if diverged:
         linear, knn, spread = float("nan"), float("nan"), 0.0
@@ -245,7 +246,7 @@ def run_one(name, factory, data, *, batch_size, lr, seed, args):
     collapsed = (not diverged) and (not (knn >= 0.2) or spread < 1e-3)
     return dict(objective=name, batch_size=batch_size, lr=lr, seed=seed, linear=linear, knn=knn, spread=spread,
                 diverged=diverged, collapsed=collapsed, final_loss=losses[-1], steps=len(losses),
-                seconds=round(time.time() - t0, 2), losses=losses[:: max(1, len(losses) // 100)])
+                samples=samples, seconds=round(time.time() - t0, 2), losses=losses[:: max(1, len(losses) // 100)])
 
 
 # ------------------------------------------------------------------------------------- reporting
@@ -256,26 +257,30 @@ def stats(values):
     return f"{100 * np.mean(v):.1f} ± {100 * np.std(v):.1f} ({100 * min(v):.1f}-{100 * max(v):.1f})"
 
 
+def main_samples(results, args):
+    return next((r.get("samples", args.samples) for r in results if r["part"] == "accuracy"), args.samples)
+
+
 def write_results(results, args, out, wall):
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(dict(args=vars(args), results=results, wall=wall), f, indent=1)
     names = list(dict.fromkeys(r["objective"] for r in results))
-    dev = torch.cuda.get_device_name(0) if args.device.startswith("cuda") else (platform.processor() or "cpu")
     lines = [
         "# Vision evidence: RPC vs peers on Fashion-MNIST (frozen-feature linear probe and kNN)", "",
         f"Command: `{args.command}`  ",
-        f"Machine: {dev}, device {args.device}, torch {torch.__version__}, Python {platform.python_version()}, "
-        f"{torch.get_num_threads()} CPU threads; wall {wall / 60:.1f} min  ",
+        f"Machine: {args.machine}; wall {wall / 60:.1f} min  ",
         f"Data: Fashion-MNIST from `{args.data_dir}`: first {args.train_size} training images (pretraining and "
         f"probe fitting), first {args.test_size} test images (scores). Backbone `{args.backbone}`, projection "
-        f"256-64, Adam, {args.samples} images seen per run (same compute for every objective and batch size).  ",
+        f"256-64, Adam, a fixed number of images seen per run (same compute for every objective and batch size).  ",
         "Linear probe: L-BFGS logistic regression on standardised frozen backbone features; kNN: k=20, cosine, "
         "weighted vote. Top-1 in %, mean ± std over seeds (min-max).", "",
-        f"## 1. Accuracy (batch {args.batch_size}, lr {args.lr}, seeds {args.seeds})", "",
-        "| objective | linear probe top-1 | kNN top-1 | diverged/collapsed runs |", "|---|---|---|---:|",
     ]
     main = [r for r in results if r["part"] == "accuracy"]
+    if main:
+        lines += [f"## 1. Accuracy (batch {args.batch_size}, lr {args.lr}, seeds {sorted({r['seed'] for r in main})}; "
+                  f"{main_samples(results, args)} images seen per run)", "",
+                  "| objective | linear probe top-1 | kNN top-1 | diverged/collapsed runs |", "|---|---|---|---:|"]
     for n in names:
         rs = [r for r in main if r["objective"] == n]
         if rs:
@@ -285,7 +290,8 @@ def write_results(results, args, out, wall):
     sweep = [r for r in results if r["part"] == "batch"]
     if sweep:
         bss = sorted({r["batch_size"] for r in sweep})
-        lines += ["", f"## 2. Batch-size sweep (lr {args.lr}, seeds {args.sweep_seeds}; linear-probe top-1, "
+        lines += ["", f"## 2. Batch-size sweep (lr {args.lr}, seeds {sorted({r['seed'] for r in sweep})}, "
+                  f"{sweep[-1].get('samples', args.samples)} images seen per run; linear-probe top-1, "
                   "mean over seeds; sensitivity = max - min)", "",
                   "| objective | " + " | ".join(f"B={b}" for b in bss) + " | sensitivity |",
                   "|---|" + "---:|" * (len(bss) + 1)]
@@ -296,15 +302,16 @@ def write_results(results, args, out, wall):
                 v = [x for x in v if x == x]
                 m = float(np.mean(v)) if v else float("nan")
                 means.append(m)
-                row.append(f"{100 * m:.1f}" if v else "div.")
+                row.append(f"{100 * m:.1f}" if v else "-")
             ok = [m for m in means if m == m]
-            sens = f"{100 * (max(ok) - min(ok)):.1f}" if len(ok) == len(means) else "n/a (diverged)"
+            sens = f"{100 * (max(ok) - min(ok)):.1f}" if len(ok) == len(means) else "n/a (incomplete)"
             if any(r["objective"] == n for r in sweep):
                 lines.append(f"| {n} | " + " | ".join(row) + f" | {sens} |")
     grid = [r for r in results if r["part"] == "stability"]
     if grid:
         lrs = sorted({r["lr"] for r in grid})
-        lines += ["", f"## 3. Stability grid (batch {args.batch_size}, seeds {args.grid_seeds}): diverged (NaN/Inf) "
+        lines += ["", f"## 3. Stability grid (batch {args.batch_size}, seeds {sorted({r['seed'] for r in grid})}, "
+                  f"{grid[0].get('samples', args.samples)} images seen per run): diverged (NaN/Inf) "
                   "+ collapsed runs out of runs, per learning rate", "",
                   "| objective | " + " | ".join(f"lr={lr:g}" for lr in lrs) + " | total bad | mean kNN top-1 |",
                   "|---|" + "---:|" * (len(lrs) + 2)]
@@ -319,9 +326,8 @@ def write_results(results, args, out, wall):
                 cells.append(f"{d}+{k}/{len(c)}")
             bad = sum(r["diverged"] or r["collapsed"] for r in rs)
             knn = [r["knn"] for r in rs if r["knn"] == r["knn"]]
-            lines.append(f"| {n} | " + " | ".join(cells) + f" | {bad}/{len(rs)} | "
-                         f"{100 * np.mean(knn):.1f} |" if knn else f"| {n} | " + " | ".join(cells) +
-                         f" | {bad}/{len(rs)} | n/a |")
+            tail = f"{100 * np.mean(knn):.1f}" if knn else "n/a"
+            lines.append(f"| {n} | " + " | ".join(cells) + f" | {bad}/{len(rs)} | {tail} |")
     lines += ["", "Objectives: RPC = `rpc_plugins.RPCLoss()` (alpha 0.3, beta 0.01, gamma 0.1, T 0.1, normalised); "
               "RPC-cifar10-preset = `RPCLoss.from_paper('cifar10')`; NT-Xent = lightly `NTXentLoss(0.5)`; DCL = lightly "
               "`DCLLoss(0.1)`; MIO/NWJ/JS/DV = `rpc_plugins.ContrastiveLoss(name)` defaults (T 0.5).",
@@ -350,7 +356,9 @@ def plot(results, names, path):
         axes[0].bar(pos + off, m, 0.4, yerr=s, capsize=3, label=label)
     axes[0].set_xticks(pos)
     axes[0].set_xticklabels(names, rotation=30, ha="right")
-    axes[0].set(ylabel="test top-1 (%)", title="accuracy (mean ± std over seeds)", ylim=(0, 100))
+    finite = [100 * r["knn"] for r in main if r["knn"] == r["knn"]]
+    axes[0].set(ylabel="test top-1 (%)", title="accuracy (mean ± std over seeds)",
+                ylim=(max(0, min(finite) - 10) if finite else 0, 100))
     axes[0].legend(loc="lower right")
     sweep = [r for r in results if r["part"] == "batch"]
     for n in names:
@@ -371,6 +379,11 @@ def plot(results, names, path):
         axes[2].bar(pos - 0.4 + width * (j + 0.5), bad, width, label=f"lr={lr:g}")
     axes[2].set_xticks(pos)
     axes[2].set_xticklabels(names, rotation=30, ha="right")
+    total_bad = sum(r["diverged"] or r["collapsed"] for r in grid)
+    axes[2].set_ylim(0, max(2, total_bad))
+    if grid and not total_bad:
+        axes[2].text(0.5, 0.5, f"no diverged or collapsed run\n({len(grid)} runs, lr {', '.join(f'{lr:g}' for lr in lrs)})",
+                     transform=axes[2].transAxes, ha="center", va="center")
     axes[2].set(ylabel="diverged + collapsed runs", title="stability grid (lr x seed)")
     axes[2].legend(fontsize=7)
     fig.tight_layout()
@@ -390,7 +403,9 @@ def parse_args(argv=None):
     p.add_argument("--backbone", default="cnn", help="'cnn' or a timm model name (via rpc_timm)")
     p.add_argument("--train-size", type=int, default=60000)
     p.add_argument("--test-size", type=int, default=10000)
-    p.add_argument("--samples", type=int, default=600000, help="training images seen per run (compute budget)")
+    p.add_argument("--samples", type=int, default=120000,
+                   help="training images seen per run (compute budget) in the accuracy and stability parts")
+    p.add_argument("--sweep-samples", type=int, default=60000, help="training images seen per batch-sweep run")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -398,21 +413,36 @@ def parse_args(argv=None):
     p.add_argument("--sweep-seeds", type=int, nargs="+", default=[0])
     p.add_argument("--lrs", type=float, nargs="*", default=[1e-3, 1e-2, 1e-1])
     p.add_argument("--grid-seeds", type=int, nargs="+", default=[0, 1])
+    p.add_argument("--parts", nargs="+", default=["accuracy", "stability", "batch"],
+                   choices=["accuracy", "stability", "batch"])
     p.add_argument("--time-budget", type=float, default=0, help="seconds; start no new run after this (0: none)")
-    p.add_argument("--render", default="", help="only redraw results.md + vision.png from this results.json")
+    p.add_argument("--render", nargs="*", default=[],
+                   help="only redraw results.md + vision.png from these results.json files (merged)")
     args = p.parse_args(argv)
     if args.quick:
-        args.train_size, args.test_size, args.samples = min(args.train_size, 4000), min(args.test_size, 2000), 12000
+        args.train_size, args.test_size = min(args.train_size, 4000), min(args.test_size, 2000)
+        args.samples = args.sweep_samples = 12000
         args.seeds, args.batch_sizes, args.sweep_seeds = [0, 1], [64, 256], [0]
         args.lrs, args.grid_seeds = [1e-3, 1e-1], [0]
     args.command = "python benchmarks/vision/run.py " + " ".join(sys.argv[1:] if argv is None else argv)
     return args
 
 
-def render(path, out):
-    with open(path) as f:
-        saved = json.load(f)
-    write_results(saved["results"], argparse.Namespace(**saved["args"]), out, saved.get("wall", 0.0))
+def render(paths, out):
+    """Merge saved runs (each result keeps its own budget) and redraw the table and plot."""
+    results, commands, wall = [], [], 0.0
+    for path in paths:
+        with open(path) as f:
+            saved = json.load(f)
+        for r in saved["results"]:
+            r.setdefault("samples", saved["args"]["samples"])
+        later = {r["part"] for r in saved["results"]}  # a later file's part replaces an earlier (partial) one
+        results = [r for r in results if r["part"] not in later] + saved["results"]
+        commands.append(saved["args"]["command"])
+        wall += saved.get("wall", 0.0)
+    args = argparse.Namespace(**saved["args"])
+    args.command = "` then `".join(commands)
+    write_results(results, args, out, wall)
 
 
 def main(argv=None):
@@ -425,23 +455,27 @@ def main(argv=None):
         torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
     elif not torch.cuda.is_available():
         raise ValueError(f"--device {args.device} requested but CUDA is not available")
+    dev = torch.cuda.get_device_name(0) if args.device.startswith("cuda") else (platform.processor() or "cpu")
+    args.machine = (f"{dev}, {os.cpu_count()} CPUs, device {args.device}, torch {torch.__version__}, "
+                    f"Python {platform.python_version()}, {torch.get_num_threads()} CPU threads")
     data = tuple(t.to(args.device) for t in load_fashion_mnist(args.data_dir, args.train_size, args.test_size))
     objectives = make_objectives(args.objectives)
     plan = [("accuracy", n, args.batch_size, args.lr, s) for s in args.seeds for n in objectives]
     plan += [("stability", n, args.batch_size, lr, s) for lr in args.lrs for s in args.grid_seeds for n in objectives]
     plan += [("batch", n, b, args.lr, s) for b in args.batch_sizes for s in args.sweep_seeds for n in objectives]
+    plan = [p for p in plan if p[0] in args.parts]
     from tqdm import tqdm
 
     results, cache, start = [], {}, time.time()
     bar = tqdm(plan, desc="vision runs", ncols=100)
     for part, n, b, lr, s in bar:
-        key = (n, b, lr, s)
+        key = (n, b, lr, s, args.sweep_samples if part == "batch" else args.samples)
         if key not in cache:  # the same configuration in two parts is trained once
             if args.time_budget and time.time() - start > args.time_budget:
                 print(f"time budget {args.time_budget:.0f} s spent: stopping before {part} {n} B={b} lr={lr:g}")
                 break
             bar.set_postfix_str(f"{n} B={b} lr={lr:g} seed={s}")
-            cache[key] = run_one(n, objectives[n], data, batch_size=b, lr=lr, seed=s, args=args)
+            cache[key] = run_one(n, objectives[n], data, part=part, batch_size=b, lr=lr, seed=s, args=args)
             r = cache[key]
             tqdm.write(f"{part} {n} B={b} lr={lr:g} seed={s}: linear {r['linear']:.3f} knn {r['knn']:.3f} "
                        f"div {r['diverged']} col {r['collapsed']} {r['seconds']} s")

@@ -1,4 +1,4 @@
-"""The solo comparison benchmark runs end to end at smoke size, and the hydra entry point refuses 1.0.2 clearly.
+"""The solo comparison benchmark runs end to end at smoke size; the main-API example yaml mirrors solo's.
 
 Real solo-learn 1.0.2 (Python 3.9, torch 1.9.1, PL 1.4.7); RPC: Tsai et al., ICLR 2021, arXiv 2103.11275.
 """
@@ -6,8 +6,6 @@ import json
 import os
 
 import pytest
-
-from rpc_solo import hydra_main
 
 
 def test_benchmark_smoke_writes_table(tmp_path):
@@ -33,20 +31,6 @@ def test_unknown_benchmark_method_names_it():
 
     with pytest.raises(ValueError, match="unknown method 'moco'"):
         main(["--methods", "simclr", "moco"])
-
-
-def test_hydra_entry_point_checks_its_arguments(tmp_path):
-    with pytest.raises(ValueError, match="usage: python -m rpc_solo.hydra_main"):
-        hydra_main.main(["--config-name", "rpc.yaml"])
-    with pytest.raises(ValueError, match="does not exist"):
-        hydra_main.main([str(tmp_path / "main_pretrain.py")])
-
-
-def test_hydra_entry_point_refuses_the_argparse_release(tmp_path):
-    script = tmp_path / "main_pretrain.py"
-    script.write_text("raise SystemExit('must not run')\n")
-    with pytest.raises(ValueError, match="1.0.2 argparse API; use `python -m rpc_solo.pretrain`"):
-        hydra_main.main([str(script)])
 
 
 def test_example_yaml_mirrors_solo_simclr_yaml():

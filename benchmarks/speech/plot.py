@@ -1,0 +1,55 @@
+"""Plot benchmarks/speech/results.json (written by run.py in the fairseq env, which has no matplotlib).
+
+Probe accuracies per pretraining criterion (mean and per-seed points) and each criterion's training loss;
+see run.py (Tsai et al., ICLR 2021, arXiv 2103.11275, for the claim under test).
+
+    .venvs/main/bin/python benchmarks/speech/plot.py
+
+>>> # python benchmarks/speech/plot.py --results benchmarks/speech/results.json --out benchmarks/speech/speech.png
+"""
+import argparse
+import json
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ORDER = ["rpc", "rpc_a1", "infonce", "binary", "untrained"]
+LABELS = {"rpc": "RPC α=0.3", "rpc_a1": "RPC α=1", "infonce": "InfoNCE (CPC)", "binary": "binary (wav2vec v1)",
+          "untrained": "untrained"}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--results", default=os.path.join(HERE, "results.json"))
+    parser.add_argument("--out", default=os.path.join(HERE, "speech.png"))
+    args = parser.parse_args()
+    data = json.load(open(args.results))
+    rows = data["rows"]
+    methods = [m for m in ORDER if any(r["method"] == m for r in rows)]
+
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    for ax, key, title in ((axes[0], "phone_acc", "phone probe (frame)"), (axes[1], "speaker_acc", "speaker probe (frame)")):
+        for i, m in enumerate(methods):
+            vals = np.array([r[key] for r in rows if r["method"] == m])
+            ax.bar(i, vals.mean(), color=f"C{i}", alpha=0.6)
+            ax.scatter(np.full(len(vals), i), vals, color="k", s=12, zorder=3)
+        ax.set_xticks(range(len(methods)), [LABELS[m] for m in methods], rotation=20, fontsize=8)
+        ax.set_ylabel("held-out accuracy"), ax.set_title(title)
+    for i, m in enumerate(methods):
+        curve = data["curves"].get(m)
+        if curve:
+            axes[2].plot(np.arange(1, len(curve) + 1) * 10, curve, color=f"C{i}", label=LABELS[m])
+    axes[2].set_xlabel("update"), axes[2].set_ylabel("training loss (own objective, bits)")
+    axes[2].set_title("pretraining loss (seed 1)"), axes[2].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(args.out, dpi=110)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,19 @@
+"""Mutual-information estimation with RPC and its peers (Tsai et al., ICLR 2021, Section 4.3).
+
+Train any critic (separable or concat) with any objective from ``rpc_plugins.OBJECTIVES`` and read
+off an MI estimate from its score matrix; for RPC, invert the optimal critic
+f* = (r - alpha)/(beta r + gamma) into a density ratio r.
+
+>>> import torch
+>>> from rpc_plugins.mi import estimate
+>>> float(estimate("infonce", torch.zeros(8, 8)))  # an uninformative critic: I_NCE = 0
+0.0
+"""
+from . import gaussian
+from .critics import ConcatCritic, SeparableCritic
+from .estimators import (DEFAULT_HYPER, ESTIMATES, estimate, rpc_estimate, rpc_ratio, split_scores,
+                         training_loss)
+from .train import train_critic
+
+__all__ = ["gaussian", "SeparableCritic", "ConcatCritic", "estimate", "rpc_estimate", "rpc_ratio",
+           "split_scores", "training_loss", "train_critic", "ESTIMATES", "DEFAULT_HYPER"]
