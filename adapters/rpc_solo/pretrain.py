@@ -84,6 +84,10 @@ def main(argv=None):
     model = build_model(args)
     train_loader, val_loader = build_loaders(args)
     callbacks = []
+    if args.accelerator == "ddp_cpu":  # PL 1.4 spawns ranks that share one copy of the weights: split them
+        from .spawn_fix import unshare_callback
+
+        callbacks.append(unshare_callback())
     if args.save_checkpoint:
         callbacks.append(Checkpointer(args, logdir=os.path.join(args.checkpoint_dir, args.method),
                                       frequency=args.checkpoint_frequency))

@@ -17,7 +17,7 @@ Data: the Fashion-MNIST IDX gz files (train-images-idx3-ubyte.gz, ...) in --data
 dataset-fashion-mnist installs them in /usr/share/datasets/fashion-mnist). Everything runs on
 --device (cpu or cuda); augmentations are per-sample tensor ops on that device.
 
-    python benchmarks/vision/run.py --quick --out /tmp/vision      # CPU smoke, a few minutes
+    python benchmarks/vision/run.py --quick --out /tmp/vision      # CPU smoke (24 tiny runs)
     python benchmarks/vision/run.py --device cuda                  # the committed results (~11 min on an H100)
 
 Writes <out>/results.md, results.json and vision.png (default out: benchmarks/vision/); results.json is
@@ -420,9 +420,9 @@ def parse_args(argv=None):
                    help="only redraw results.md + vision.png from these results.json files (merged)")
     args = p.parse_args(argv)
     if args.quick:
-        args.train_size, args.test_size = min(args.train_size, 4000), min(args.test_size, 2000)
-        args.samples = args.sweep_samples = 12000
-        args.seeds, args.batch_sizes, args.sweep_seeds = [0, 1], [64, 256], [0]
+        args.train_size, args.test_size = min(args.train_size, 2000), min(args.test_size, 1000)
+        args.samples = args.sweep_samples = 3000
+        args.seeds, args.batch_sizes, args.sweep_seeds = [0], [64, 256], [0]
         args.lrs, args.grid_seeds = [1e-3, 1e-1], [0]
     args.command = "python benchmarks/vision/run.py " + " ".join(sys.argv[1:] if argv is None else argv)
     return args
