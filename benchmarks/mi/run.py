@@ -50,18 +50,30 @@ def run_estimator(job):
     reads = readouts(name)
     trace = {k: [] for k in reads}
     start = time.time()
+    diverged_at = None
     for level in LEVELS:
         for _ in range(steps):
+            if diverged_at is not None:  # a diverged critic stays diverged: NaN for the rest of the run
+                for k in reads:
+                    trace[k].append(float("nan"))
+                continue
             x, y = gaussian.sample(batch, level, cubic=cubic, generator=g)
             scores = critic(x, y)
-            loss = training_loss(name, scores, **hyper)
+            try:
+                loss = training_loss(name, scores, **hyper)  # raises on non-finite scores
+            except ValueError:
+                diverged_at = len(trace[next(iter(reads))])
+                for k in reads:
+                    trace[k].append(float("nan"))
+                continue
             opt.zero_grad()
             loss.backward()
             opt.step()
             with torch.no_grad():
                 for k, read in reads.items():
                     trace[k].append(float(read(scores.detach())))
-    print(f"  {'cubic' if cubic else 'gaussian':8s} {name:8s} done in {time.time() - start:.0f} s", flush=True)
+    note = f", DIVERGED at step {diverged_at}" if diverged_at is not None else ""
+    print(f"  {'cubic' if cubic else 'gaussian':8s} {name:8s} done in {time.time() - start:.0f} s{note}", flush=True)
     return ("cubic" if cubic else "gaussian"), trace
 
 

@@ -3,7 +3,8 @@
 Two real spawned gloo ranks (PyTorch Lightning 1.4.7, torch 1.9.1): after a barrier rank 0 overwrites a
 weight in place and every rank records what it reads. Without the fix rank 1 reads rank 0's write
 (shared memory: the ranks' optimizer steps race on one tensor and 2-process solo runs intermittently
-end with NaN/Inf weights); with the fix it keeps its own value. RPC: Tsai et al., ICLR 2021, arXiv 2103.11275.
+end with NaN/Inf weights); with the fix it keeps its own value, and DDP still keeps the now private
+weights equal across ranks after two steps on different data. RPC: Tsai et al., ICLR 2021, arXiv 2103.11275.
 """
 import json
 import os
