@@ -10,7 +10,6 @@ labels per class, where pretraining shows on digits) and kNN.
     python examples/demo.py --dataset fashion-mnist --epochs 5
 """
 import argparse
-import gzip
 import os
 import time
 
@@ -21,6 +20,7 @@ from torch import nn
 from tqdm import tqdm
 
 import rpc_plugins as rp
+from rpc_plugins.idx import read_idx as _read_idx
 
 FASHION_DIR = "/usr/share/datasets/fashion-mnist"
 
@@ -33,12 +33,6 @@ def load_digits_dataset():
     return x, torch.tensor(d.target)
 
 
-def _read_idx(path):
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    ndim = data[3]
-    shape = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
 def load_fashion_mnist(limit):

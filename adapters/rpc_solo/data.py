@@ -7,20 +7,15 @@ torchvision's ImageFolder.
     python -m rpc_solo.data --source fashion-mnist --out data/solo_fmnist --train 5000 --val 1000
 """
 import argparse
-import gzip
 import os
 
 import numpy as np
 
+from rpc_plugins.idx import read_idx as _read_idx
+
 FASHION_DIR = "/usr/share/datasets/fashion-mnist"
 
 
-def _read_idx(path):
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    ndim = data[3]
-    shape = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
 def load(source):

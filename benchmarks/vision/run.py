@@ -25,7 +25,6 @@ rewritten after every run, and ``--render a.json [b.json ...]`` redraws the tabl
 runs (e.g. after --time-budget stopped a run early: the parts run in order accuracy, stability, batch).
 """
 import argparse
-import gzip
 import json
 import math
 import os
@@ -42,18 +41,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))  # run from a checkout without installing
 
 import rpc_plugins as rp  # noqa: E402
+from rpc_plugins.idx import read_idx  # noqa: E402
 
 DEFAULT_DATA = "/usr/share/datasets/fashion-mnist"
 
 
 # ----------------------------------------------------------------------------------------- data
-def read_idx(path):
-    """An IDX file (gz) as a numpy array."""
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    ndim = data[3]
-    shape = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
 def load_fashion_mnist(data_dir, train_size, test_size):
