@@ -68,8 +68,12 @@ def parse_args(argv):
     """solo's own parser. Without ``--gpus`` the run is on the CPU: solo 1.0.2 scales the lr by
     ``len(gpus)`` (0 on a CPU), so parse as one device, then hand PL 1.4 ``gpus=None`` (and, with
     ``--accelerator ddp_cpu --num_processes N``, scale the lr by N as solo does for N GPUs)."""
+    argv = list(argv)
+    method = argv[argv.index("--method") + 1] if "--method" in argv[:-1] else None
+    if method not in METHODS:  # solo's parser would fail on a bare KeyError
+        raise ValueError(f"--method {method!r} is not registered; choose one of {sorted(METHODS)}")
     cpu = "--gpus" not in argv
-    sys.argv = [sys.argv[0]] + list(argv) + (["--gpus", "0"] if cpu else [])
+    sys.argv = [sys.argv[0]] + argv + (["--gpus", "0"] if cpu else [])
     args = parse_args_pretrain()
     if cpu:
         args.gpus = None

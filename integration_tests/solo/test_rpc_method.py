@@ -81,6 +81,11 @@ def test_bad_config_names_the_key(digits_folder, flags, message):
         METHODS[args.method](**args.__dict__)
 
 
+def test_unknown_method_named(digits_folder):
+    with pytest.raises(ValueError, match="--method 'rcp' is not registered"):
+        parse_args(solo_flags(digits_folder, method="rcp"))
+
+
 def run_launcher(*flags, timeout=150):
     cmd = [sys.executable, "-m", "rpc_solo.pretrain", *flags]
     env = dict(os.environ, OMP_NUM_THREADS="1")
