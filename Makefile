@@ -4,18 +4,25 @@ SHELL := /bin/bash
 export OMP_NUM_THREADS ?= 2
 export PYTHONDONTWRITEBYTECODE := 1
 
-MAIN_TESTS    := tests integration_tests/lightly integration_tests/mi integration_tests/benchmarks
-SOLO_TESTS    := tests integration_tests/solo
-FAIRSEQ_TESTS := tests integration_tests/fairseq
+# One virtual environment per host era (envs/<era>.sh builds .venvs/<era>).
+# Today's stacks: main (lightly/timm), solo-main (solo-learn main, Lightning 2), fairseq-torch2.
+# 2021-22 stacks kept while CI time allows: solo (solo-learn 1.0.2), fairseq (torch 1.12).
+ERAS := main solo-main fairseq-torch2 solo fairseq
 
-.PHONY: demo test test-main test-solo test-fairseq envs env-main env-solo env-fairseq system bench-cost
+MAIN_TESTS           := tests integration_tests/lightly integration_tests/mi integration_tests/benchmarks
+SOLO-MAIN_TESTS      := tests integration_tests/solo
+FAIRSEQ-TORCH2_TESTS := tests integration_tests/fairseq
+SOLO_TESTS           := tests integration_tests/solo
+FAIRSEQ_TESTS        := tests integration_tests/fairseq
+
+.PHONY: demo test envs system bench-cost $(addprefix test-,$(ERAS)) $(addprefix env-,$(ERAS))
 
 demo: env-main system
 	.venvs/main/bin/python examples/demo.py
 
 test: system envs
 	@status=0; \
-	for era in main solo fairseq; do \
+	for era in $(ERAS); do \
 	  $(MAKE) --no-print-directory test-$$era || status=1; \
 	done; \
 	if [ $$status -ne 0 ]; then echo "SOME TEST ENVIRONMENTS FAILED"; fi; exit $$status
@@ -28,23 +35,17 @@ define run_pytest
 	echo "=== [$(1)] rc=$$rc in $$(( $$(date +%s) - start )) s"; exit $$rc
 endef
 
-test-main: env-main system
-	$(call run_pytest,main,$(MAIN_TESTS))
+envs: $(addprefix env-,$(ERAS))
 
-test-solo: env-solo system
-	$(call run_pytest,solo,$(SOLO_TESTS))
+# test-<era>: build the era's environment, then pytest its directories
+define era_rules
+test-$(1): env-$(1) system
+	$$(call run_pytest,$(1),$$($(shell echo $(1) | tr a-z A-Z)_TESTS))
+env-$(1):
+	@bash envs/$(1).sh
+endef
+$(foreach era,$(ERAS),$(eval $(call era_rules,$(era))))
 
-test-fairseq: env-fairseq system
-	$(call run_pytest,fairseq,$(FAIRSEQ_TESTS))
-
-envs: env-main env-solo env-fairseq
-
-env-main:
-	@bash envs/main.sh
-env-solo:
-	@bash envs/solo.sh
-env-fairseq:
-	@bash envs/fairseq.sh
 system:
 	@bash envs/system.sh
 

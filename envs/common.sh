@@ -23,3 +23,15 @@ env_is_current() {
 mark_env_current() { local name="$1"; shift; env_stamp "$@" > "$VENVS/$name/.stamp"; }
 
 log() { echo "[envs $(date +%H:%M:%S)] $*" >&2; }
+
+# install_project VENV [INSTALL COMMAND...]: (re)install this repository editable, without dependencies,
+# whenever pyproject.toml changed since the last install (the era's packages are not rebuilt for that).
+# The install command defaults to VENV/bin/pip install.
+install_project() {
+    local v="$1"; shift
+    local stamp; stamp="$(env_stamp "$ROOT/pyproject.toml")"
+    [ -f "$v/.project-stamp" ] && [ "$(cat "$v/.project-stamp")" = "$stamp" ] && return 0
+    if [ $# -eq 0 ]; then set -- "$v/bin/pip" install; fi
+    "$@" -q --no-deps -e "$ROOT"
+    echo "$stamp" > "$v/.project-stamp"
+}
