@@ -8,7 +8,8 @@ Relative Predictive Coding", ICLR 2021 (arXiv 2103.11275).
 >>> loss.dim()
 0
 """
-from .losses import PAPER_PRESETS, ContrastiveLoss, RPCLoss
+from ._validation import check_embeddings, finite_check_mode
+from .losses import PAPER_PRESETS, ContrastiveLoss, NoNegativesWarning, RPCLoss
 from .moments import ScoreMoments, rpc_objective
 from .objectives import (
     OBJECTIVE_HYPERPARAMETERS,
@@ -22,7 +23,9 @@ from .objectives import (
     rpc_loss,
     smile_loss,
 )
+from .objectives.no_negatives import positive_only_loss
 from .pairing import split_column0_logits
+from .fused_statistics import ViewStatistics, view_statistics
 
 __version__ = "0.1.0"
 
@@ -43,4 +46,10 @@ __all__ = [
     "smile_loss",
     "mio_loss",
     "split_column0_logits",
+    "view_statistics",
+    "ViewStatistics",
+    "check_embeddings",
+    "finite_check_mode",
+    "NoNegativesWarning",
+    "positive_only_loss",
 ]

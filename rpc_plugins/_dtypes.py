@@ -9,7 +9,9 @@ from torch import Tensor
 
 
 def accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
-    """>>> accumulation_dtype(torch.bfloat16)
+    """float64 stays float64; everything else (fp16, bf16, float32) accumulates in float32.
+
+    >>> accumulation_dtype(torch.bfloat16)
     torch.float32
     """
     return torch.float64 if dtype == torch.float64 else torch.float32

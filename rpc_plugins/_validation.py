@@ -52,8 +52,80 @@ def check_no_nan(name: str, x: Tensor, allow_neg_inf: bool = False) -> None:
         raise ValueError(f"{name} contains {what} values ({int(bad.sum())} of {x.numel()})")
 
 
-def check_embeddings(out0: Tensor, out1: Tensor, negatives: Optional[Tensor] = None) -> None:
-    """Validate the two views ``(N, D)`` (and optional extra negatives ``(M, D)``)."""
+FINITE_CHECKS = ("auto", True, False, "async")
+
+
+def check_finite_option(check_finite) -> None:
+    """Validate a loss's ``check_finite`` argument (see ``finite_check_mode``).
+
+    >>> check_finite_option("auto")
+    """
+    if not any(check_finite is v or (isinstance(v, str) and check_finite == v) for v in FINITE_CHECKS):
+        raise ValueError(f"check_finite must be 'auto', True, False or 'async', got {check_finite!r}")
+    if check_finite == "async" and not hasattr(torch, "_assert_async"):
+        raise ValueError("check_finite='async' needs torch._assert_async (torch >= 1.10)")
+
+
+def finite_check_mode(check_finite, device: torch.device) -> Optional[str]:
+    """How to look for NaN/Inf in inputs on ``device``: "sync" (ValueError now), "async" or None.
+
+    * ``"auto"`` (default): "sync" for CPU tensors outside ``torch.compile`` (reading a CPU value
+      stalls no device), nothing elsewhere: on an accelerator, NaN/Inf propagate to the loss as in
+      the host libraries' own losses, and nothing waits for the device.
+    * ``True``: always "sync" (on an accelerator this waits for the device once per call; under
+      ``torch.compile`` it breaks the graph).
+    * ``"async"``: ``torch._assert_async`` on a small witness tensor: no host wait; a failure is
+      reported by the device later (on CUDA a device-side assert, which ends the process's CUDA
+      context), as a RuntimeError on the CPU.
+    * ``False``: no value checks (shapes and dtypes are always checked).
+
+    >>> finite_check_mode("auto", torch.device("cpu")), finite_check_mode("auto", torch.device("meta"))
+    ('sync', None)
+    """
+    if check_finite is False:
+        return None
+    if check_finite is True:
+        return "sync"
+    if check_finite == "async":
+        return "async"
+    from .fused_statistics import _is_compiling
+
+    return "sync" if device.type == "cpu" and not _is_compiling() else None
+
+
+def check_values(check_finite, named: dict, witness: Optional[Tensor] = None) -> None:
+    """NaN/Inf check of ``named`` tensors (name -> tensor) under the ``check_finite`` policy.
+
+    ``witness`` is a small tensor that is finite when the inputs are (e.g. their fused statistics);
+    by default the inputs' sums. Only when the witness is not finite are the inputs scanned, to name
+    the culprit, so the usual cost is one reduction (or nothing, with a witness).
+    """
+    tensors = [t for t in named.values() if t is not None]
+    if not tensors:
+        return
+    mode = finite_check_mode(check_finite, tensors[0].device)
+    if mode is None:
+        return
+    if witness is None:
+        witness = torch.stack([t.sum(dtype=torch.float64) if t.dtype != torch.float64 else t.sum() for t in tensors])
+    ok = torch.isfinite(witness).all()
+    if mode == "async":
+        torch._assert_async(ok)
+        return
+    if not bool(ok):
+        for name, t in named.items():
+            if t is not None:
+                check_no_nan(name, t)
+
+
+def check_embeddings(out0: Tensor, out1: Tensor, negatives: Optional[Tensor] = None, check_finite=False) -> None:
+    """Validate the two views ``(N, D)`` (and optional extra negatives ``(M, D)``).
+
+    Shapes and dtypes always (no data read); NaN/Inf values under the ``check_finite`` policy
+    (``finite_check_mode``; default here: no value check).
+
+    >>> check_embeddings(torch.zeros(4, 3), torch.zeros(4, 3))
+    """
     check_floating("out0", out0)
     check_floating("out1", out1)
     if out0.dim() != 2 or out1.dim() != 2:
@@ -64,15 +136,13 @@ def check_embeddings(out0: Tensor, out1: Tensor, negatives: Optional[Tensor] = N
         raise ValueError(f"out0 and out1 must have the same shape, got {tuple(out0.shape)} and {tuple(out1.shape)}")
     if out0.shape[0] == 0 or out0.shape[1] == 0:
         raise ValueError(f"out0 and out1 must be non-empty, got shape {tuple(out0.shape)}")
-    check_no_nan("out0", out0)
-    check_no_nan("out1", out1)
     if negatives is not None:
         check_floating("negatives", negatives)
         if negatives.dim() != 2 or negatives.shape[1] != out0.shape[1]:
             raise ValueError(
                 f"negatives must be (M, {out0.shape[1]}) to match out0's dim, got {tuple(negatives.shape)}"
             )
-        check_no_nan("negatives", negatives)
+    check_values(check_finite, {"out0": out0, "out1": out1, "negatives": negatives})
 
 
 def check_scores(pos: Tensor, neg: Tensor, neg_mask: Optional[Tensor]) -> None:
@@ -92,8 +162,9 @@ def check_scores(pos: Tensor, neg: Tensor, neg_mask: Optional[Tensor]) -> None:
             raise ValueError(f"neg_mask must be a bool tensor, got {neg_mask.dtype}")
         if neg_mask.shape != neg.shape:
             raise ValueError(f"neg_mask shape {tuple(neg_mask.shape)} must equal neg shape {tuple(neg.shape)}")
-    check_no_nan("pos", pos)
-    check_no_nan("neg", neg, allow_neg_inf=True)
+    if finite_check_mode("auto", pos.device) == "sync":  # CPU: free; accelerators: never wait for the device
+        check_no_nan("pos", pos)
+        check_no_nan("neg", neg, allow_neg_inf=True)
 
 
 def too_few_negatives(where: str) -> ValueError:

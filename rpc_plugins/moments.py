@@ -51,7 +51,7 @@ class ScoreMoments(NamedTuple):
         return cls(
             pos_sum=pos.sum(),
             pos_sq_sum=(pos * pos).sum(),
-            pos_count=torch.tensor(float(pos.numel()), dtype=pos.dtype, device=pos.device),
+            pos_count=float(pos.numel()),
             neg_sum=neg_valid.sum(),
             neg_sq_sum=(neg_valid * neg_valid).sum(),
             neg_count=valid.sum().to(neg.dtype),
@@ -59,7 +59,8 @@ class ScoreMoments(NamedTuple):
 
     def stack(self) -> Tensor:
         """The six moments as one 1-D tensor (one all-reduce moves them all)."""
-        return torch.stack(list(self))
+        like = next(v for v in self if isinstance(v, Tensor))
+        return torch.stack([v if isinstance(v, Tensor) else torch.zeros_like(like) + v for v in self])
 
     @classmethod
     def unstack(cls, flat: Tensor) -> "ScoreMoments":
@@ -72,20 +73,42 @@ def valid_negatives(neg: Tensor, neg_mask: Optional[Tensor]) -> Tensor:
     return valid if neg_mask is None else valid & neg_mask
 
 
+def _known_value(count):
+    """A count's value when reading it costs no device synchronisation (Python number or CPU tensor)."""
+    if isinstance(count, Tensor):
+        return float(count) if count.device.type == "cpu" and not _compiling() else None
+    return float(count)
+
+
+def _compiling() -> bool:
+    from .fused_statistics import _is_compiling
+
+    return _is_compiling()
+
+
 def rpc_objective(moments: ScoreMoments, alpha: float, beta: float, gamma: float) -> Tensor:
     """J_RPC from moments (to be maximised; the loss is ``-J``), Tsai et al. 2021, eq. 2.
+
+    Counts may be Python numbers (the two-view losses take them from shapes) or tensors. With no
+    negative pair at all (a count of exactly 0, e.g. a batch of one sample without other negatives)
+    the negative terms are expectations over an empty set and count as 0:
+    J = E_P[f] - beta/2 E_P[f^2]. Counts held on an accelerator are never read back to the host.
 
     >>> m = ScoreMoments.from_scores(torch.tensor([2.0]), torch.tensor([[0.0, 1.0]]))
     >>> float(rpc_objective(m, alpha=0.5, beta=0.0, gamma=1.0))  # 2 - 0.5*0.5 - 0.5*0.5
     1.5
     """
     check_nonnegative(alpha=alpha, beta=beta, gamma=gamma)
-    if float(moments.neg_count) <= 0:
-        raise too_few_negatives("rpc")
-    if float(moments.pos_count) <= 0:
+    pos_count, neg_count = _known_value(moments.pos_count), _known_value(moments.neg_count)
+    if pos_count is not None and pos_count <= 0:
         raise ValueError("rpc: no positive pair")
+    if neg_count is not None and neg_count < 0:
+        raise too_few_negatives("rpc")
     mean_pos = moments.pos_sum / moments.pos_count
-    mean_neg = moments.neg_sum / moments.neg_count
     mean_pos_sq = moments.pos_sq_sum / moments.pos_count
+    objective = mean_pos - 0.5 * beta * mean_pos_sq
+    if neg_count == 0:
+        return objective
+    mean_neg = moments.neg_sum / moments.neg_count
     mean_neg_sq = moments.neg_sq_sum / moments.neg_count
-    return mean_pos - alpha * mean_neg - 0.5 * beta * mean_pos_sq - 0.5 * gamma * mean_neg_sq
+    return objective - alpha * mean_neg - 0.5 * gamma * mean_neg_sq

@@ -7,16 +7,20 @@ pairs" minus the anchor's own column and its positive's column, each O(A D):
     sumsq_neg = sum_ij f_ij^2 - sum_i f(a_i, a_i)^2 - sum_i f(a_i, p_i)^2
 
 The all-pairs sums come either from the dense A x C score matrix (``method="dense"``) or, with
-no A x C matrix at all, from sums and Gram matrices (``method="gram"``; O((A + C) D^2)):
+no A x C matrix at all, from the fused statistics of ``view_statistics`` (``method="gram"``;
+O((A + C) D^2)):
 
     sum_ij f_ij   = (sum_i a_i) . (sum_j c_j) / T
     sum_ij f_ij^2 = <A^T A, C^T C>_F / T^2
 
-Precision: inputs are float32 (or float64); sums, Gram matrices and score matrices are formed in
-that dtype, and the scalar subtractions run in float64, so removing the large self/positive terms
-does not cancel away the negatives' digits (see tests/test_gram.py for the measured error).
+Precision: products are formed in the input dtype (float32 or float64); every sum over rows or
+pairs is accumulated in float64 (the dense path sums each score row in the input dtype, a short
+cascade, then the rows in float64), so the result does not depend on the BLAS or the thread
+count, and removing the large self/positive terms does not cancel away the negatives' digits
+(tests/test_gram.py, at 1, 2 and 16 threads). Counts are Python numbers taken from shapes: nothing here reads a
+tensor value on the host.
 """
-from typing import NamedTuple, Optional
+from typing import Optional
 
 import torch
 from torch import Tensor
@@ -24,101 +28,137 @@ from torch import Tensor
 from .distributed import all_reduce_sum
 from .moments import ScoreMoments
 from .pairing import TwoViewPairs
+from .fused_statistics import ViewStatistics, view_statistics
 
 _EXACT = torch.float64
 
 
-class _RemovedTerms(NamedTuple):
-    self_sum: Tensor
-    self_sq: Tensor
-    pos_sum: Tensor
-    pos_sq: Tensor
+def _row_sums(scores: Tensor):
+    """(sum, sum of squares) of a score matrix, each row summed in its dtype, rows in float64."""
+    return scores.sum(1).to(_EXACT).sum(), (scores * scores).sum(1).to(_EXACT).sum()
 
 
-def _removed_terms(pairs: TwoViewPairs, temperature: float) -> _RemovedTerms:
-    """Scores of each anchor with itself and with its positive (O(A D))."""
-    self_scores = (pairs.anchors * pairs.anchors).sum(1).to(_EXACT) / temperature
-    pos_scores = (pairs.anchors * pairs.partners).sum(1).to(_EXACT) / temperature
-    return _RemovedTerms(self_scores.sum(), (self_scores ** 2).sum(), pos_scores.sum(), (pos_scores ** 2).sum())
+def _cross_statistics(anchor: ViewStatistics, total: Tensor, gram: Tensor, temperature: float):
+    """(sum_ij f(a_i, c_j), sum_ij f(a_i, c_j)^2) from sums and Gram matrices."""
+    return anchor.total @ total / temperature, (anchor.gram * gram).sum() / temperature ** 2
 
 
-def _cross_moments(x: Tensor, y: Tensor, temperature: float, method: str):
-    """(sum_ij f(x_i, y_j), sum_ij f(x_i, y_j)^2) for f = <x, y>/T by the chosen method."""
-    if method == "dense":
-        scores = (x @ y.t()).reshape(-1)  # raw inner products, in the input dtype
-        return scores.sum().to(_EXACT) / temperature, torch.dot(scores, scores).to(_EXACT) / temperature ** 2
-    if x is y:  # one process: one Gram matrix serves both sides
-        sx = x.sum(0).to(_EXACT)
-        gx = (x.t() @ x).to(_EXACT)
-        return (sx @ sx) / temperature, (gx * gx).sum() / temperature ** 2
-    total = (x.sum(0).to(_EXACT) @ y.sum(0).to(_EXACT)) / temperature
-    gram = ((x.t() @ x).to(_EXACT) * (y.t() @ y).to(_EXACT)).sum() / temperature ** 2
-    return total, gram
+def moments_from_statistics(anchor: ViewStatistics, n_anchor, candidate_total: Tensor, candidate_gram: Tensor,
+                            n_candidate, temperature: float, extra: Optional[tuple] = None) -> ScoreMoments:
+    """ScoreMoments of anchors [u; v] against candidates that contain every anchor and its partner.
+
+    ``extra = (sum, sum_sq, count)`` adds moments of further negatives (a memory bank).
+    Counts may be Python numbers or tensors (all-reduced over ranks).
+    """
+    all_sum, all_sq = _cross_statistics(anchor, candidate_total, candidate_gram, temperature)
+    pos_sum, pos_sq = anchor.pos_sum / temperature, anchor.pos_sq / temperature ** 2
+    moments = ScoreMoments(
+        pos_sum=pos_sum,
+        pos_sq_sum=pos_sq,
+        pos_count=n_anchor,
+        neg_sum=all_sum - anchor.self_sum / temperature - pos_sum,
+        neg_sq_sum=all_sq - anchor.self_sq / temperature ** 2 - pos_sq,
+        neg_count=n_anchor * (n_candidate - 2),
+    )
+    if extra is not None:
+        moments = moments + ScoreMoments(0.0, 0.0, 0, *extra)
+    return moments
 
 
-def _scalar(value: float, like: Tensor) -> Tensor:
-    return torch.tensor(float(value), dtype=_EXACT, device=like.device)
+def extra_statistics_moments(anchor: ViewStatistics, n_anchor, negatives: Tensor, temperature: float,
+                             normalize: bool):
+    """(sum, sum_sq, count) of every anchor against every extra negative (memory bank), fused."""
+    q = view_statistics(negatives, None, normalize)
+    neg_sum, neg_sq = _cross_statistics(anchor, q.total, q.gram, temperature)
+    return neg_sum, neg_sq, n_anchor * negatives.shape[0]
+
+
+def fused_two_view_moments(out0: Tensor, out1: Tensor, temperature: float, normalize: bool,
+                           negatives: Optional[Tensor] = None, gather: bool = False,
+                           world_size: int = 1) -> ScoreMoments:
+    """Moments of the 2N layout straight from the raw outputs (fused statistics, no N x N matrix).
+
+    ``gather``: the candidates are the views of all ``world_size`` ranks (equal batch sizes),
+    combined by a differentiable all-reduce of one D-vector and one D x D matrix; anchors and extra
+    negatives stay local (lightly's semantics, per-rank loss).
+    """
+    anchor = view_statistics(out0, out1, normalize)
+    n_anchor = 2 * out0.shape[0]
+    total, gram = anchor.total, anchor.gram
+    if gather and world_size > 1:
+        total, gram = all_reduce_sum(total), all_reduce_sum(gram)
+    extra = None
+    if negatives is not None and negatives.shape[0] > 0:
+        extra = extra_statistics_moments(anchor, n_anchor, negatives, temperature, normalize)
+    return moments_from_statistics(anchor, n_anchor, total, gram, n_anchor * world_size if gather else n_anchor,
+                                   temperature, extra)
+
+
+def all_reduced_two_view_moments(out0: Tensor, out1: Tensor, temperature: float, normalize: bool,
+                                 negatives: Optional[Tensor] = None) -> ScoreMoments:
+    """Global moments on every rank from all-reduced statistics (no embedding gather).
+
+    Each rank contributes the D-vector sum and the D x D Gram matrix of its views plus a handful of
+    scalars; the all-reduce traffic is O(D^2), independent of the batch size. The result equals
+    the moments of the concatenated global batch, normalised by the global counts.
+    """
+    anchor = view_statistics(out0, out1, normalize)
+    n_anchor = 2 * out0.shape[0]
+    total, gram = all_reduce_sum(anchor.total), all_reduce_sum(anchor.gram)
+    zero = torch.zeros((), dtype=_EXACT, device=out0.device)
+    extra_sum, extra_sq, extra_count = zero, zero, 0
+    if negatives is not None and negatives.shape[0] > 0:
+        extra_sum, extra_sq, extra_count = extra_statistics_moments(anchor, n_anchor, negatives, temperature, normalize)
+    counts = torch.stack([zero + n_anchor, zero + extra_count])  # scalar kernels: no host-to-device copy
+    local = torch.cat([torch.stack([anchor.self_sum, anchor.self_sq, anchor.pos_sum, anchor.pos_sq,
+                                    extra_sum, extra_sq]), counts])
+    self_sum, self_sq, pos_sum, pos_sq, extra_sum, extra_sq, n_total, extra_count = all_reduce_sum(local).unbind(0)
+    global_stats = ViewStatistics(total, gram, self_sum, self_sq, pos_sum, pos_sq)
+    return moments_from_statistics(global_stats, n_total, total, gram, n_total, temperature,
+                                   (extra_sum, extra_sq, extra_count))
+
+
+def _dense_cross_moments(x: Tensor, y: Tensor, temperature: float):
+    all_sum, all_sq = _row_sums(x @ y.t())  # raw inner products, in the input dtype
+    return all_sum / temperature, all_sq / temperature ** 2
 
 
 def two_view_moments(pairs: TwoViewPairs, temperature: float, negatives: Optional[Tensor] = None,
                      method: str = "gram") -> ScoreMoments:
     """Moments of local anchors against ``pairs.candidates`` (+ extra ``negatives``), in float64.
 
+    ``pairs`` hold already normalised views (``pairing.prepare_views``).
+
     >>> from rpc_plugins.pairing import two_view_pairs
     >>> m = two_view_moments(two_view_pairs(torch.eye(2), torch.eye(2)), temperature=1.0)
-    >>> float(m.pos_sum), float(m.neg_sum), float(m.neg_count)
-    (4.0, 0.0, 8.0)
+    >>> float(m.pos_sum), float(m.neg_sum), m.neg_count
+    (4.0, 0.0, 8)
     """
     if method not in ("dense", "gram"):
         raise ValueError(f"method must be 'dense' or 'gram', got {method!r}")
     anchors, candidates = pairs.anchors, pairs.candidates
-    all_sum, all_sq = _cross_moments(anchors, candidates, temperature, method)
-    removed = _removed_terms(pairs, temperature)
-    n_anchor, n_cand = anchors.shape[0], pairs.candidates.shape[0]
+    n_anchor, n_cand = anchors.shape[0], candidates.shape[0]
+    n = n_anchor // 2
+    if method == "gram":
+        anchor = view_statistics(anchors[:n], anchors[n:], normalize=False)
+        cand = anchor if candidates is anchors else view_statistics(candidates, None, normalize=False)
+        extra = None
+        if negatives is not None and negatives.shape[0] > 0:
+            extra = extra_statistics_moments(anchor, n_anchor, negatives, temperature, normalize=False)
+        return moments_from_statistics(anchor, n_anchor, cand.total, cand.gram, n_cand, temperature, extra)
+    all_sum, all_sq = _dense_cross_moments(anchors, candidates, temperature)
+    self_scores = (anchors * anchors).sum(1).to(_EXACT) / temperature
+    pos_scores = (anchors * pairs.partners).sum(1).to(_EXACT) / temperature
+    pos_sum, pos_sq = pos_scores.sum(), (pos_scores ** 2).sum()
     moments = ScoreMoments(
-        pos_sum=removed.pos_sum,
-        pos_sq_sum=removed.pos_sq,
-        pos_count=_scalar(n_anchor, anchors),
-        neg_sum=all_sum - removed.self_sum - removed.pos_sum,
-        neg_sq_sum=all_sq - removed.self_sq - removed.pos_sq,
-        neg_count=_scalar(n_anchor * (n_cand - 2), anchors),
-    )
-    if negatives is not None and negatives.shape[0] > 0:
-        moments = moments + extra_negative_moments(anchors, negatives, temperature, method)
-    return moments
-
-
-def extra_negative_moments(anchors: Tensor, negatives: Tensor, temperature: float, method: str) -> ScoreMoments:
-    """Moments of every anchor against every extra negative (memory bank), all of them valid."""
-    neg_sum, neg_sq = _cross_moments(anchors, negatives, temperature, method)
-    zero = _scalar(0.0, anchors)
-    return ScoreMoments(zero, zero, zero, neg_sum, neg_sq, _scalar(anchors.shape[0] * negatives.shape[0], anchors))
-
-
-def all_reduced_two_view_moments(pairs: TwoViewPairs, temperature: float,
-                                 negatives: Optional[Tensor] = None) -> ScoreMoments:
-    """Global moments on every rank from all-reduced sums and Gram matrices (no embedding gather).
-
-    Each rank contributes the d-vector sum and the d x d Gram matrix of its views plus a handful of
-    scalars; the all-reduce traffic is O(D^2), independent of the batch size. The result equals
-    ``two_view_moments`` on the concatenated global batch, normalised by the global counts.
-    """
-    anchors = pairs.anchors
-    total = all_reduce_sum(anchors.sum(0).to(_EXACT))
-    gram = all_reduce_sum((anchors.t() @ anchors).to(_EXACT))
-    removed = _removed_terms(pairs, temperature)
-    local = torch.stack([*removed, _scalar(anchors.shape[0], anchors)])
-    if negatives is not None and negatives.shape[0] > 0:
-        extra = extra_negative_moments(anchors, negatives, temperature, "gram")
-        local = torch.cat([local, torch.stack([extra.neg_sum, extra.neg_sq_sum, extra.neg_count])])
-    else:
-        local = torch.cat([local, torch.zeros(3, dtype=_EXACT, device=anchors.device)])
-    self_sum, self_sq, pos_sum, pos_sq, n_anchor, extra_sum, extra_sq, extra_count = all_reduce_sum(local).unbind(0)
-    return ScoreMoments(
         pos_sum=pos_sum,
         pos_sq_sum=pos_sq,
         pos_count=n_anchor,
-        neg_sum=(total @ total) / temperature - self_sum - pos_sum + extra_sum,
-        neg_sq_sum=(gram * gram).sum() / temperature ** 2 - self_sq - pos_sq + extra_sq,
-        neg_count=n_anchor * (n_anchor - 2) + extra_count,
+        neg_sum=all_sum - self_scores.sum() - pos_sum,
+        neg_sq_sum=all_sq - (self_scores ** 2).sum() - pos_sq,
+        neg_count=n_anchor * (n_cand - 2),
     )
+    if negatives is not None and negatives.shape[0] > 0:
+        extra_sum, extra_sq = _dense_cross_moments(anchors, negatives, temperature)
+        moments = moments + ScoreMoments(0.0, 0.0, 0, extra_sum, extra_sq, n_anchor * negatives.shape[0])
+    return moments

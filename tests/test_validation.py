@@ -1,8 +1,11 @@
 """Bad input raises a ValueError that names the problem; nothing turns silently into NaN."""
+import warnings
+
 import pytest
 import torch
 
 import rpc_plugins as rp
+from rpc_plugins.losses import _two_view as two_view
 
 nan_batch = torch.randn(4, 3)
 nan_batch[1, 2] = float("nan")
@@ -16,7 +19,6 @@ TWO_VIEW_CASES = [
     (torch.ones(4, 3, dtype=torch.long), torch.ones(4, 3, dtype=torch.long), "floating dtype"),
     (nan_batch, torch.randn(4, 3), "out0 contains NaN"),
     (torch.randn(4, 3), inf_batch, "out1 contains NaN or Inf"),
-    (torch.randn(1, 3), torch.randn(1, 3), "no valid negative"),
     (torch.randn(0, 3), torch.randn(0, 3), "non-empty"),
 ]
 
@@ -36,6 +38,7 @@ def test_two_view_bad_inputs(name, out0, out1, message):
     (dict(temperature=-0.5), "temperature"),
     (dict(method="fast"), "method must be"),
     (dict(distributed_mode="ring"), "distributed_mode must be"),
+    (dict(check_finite="maybe"), "check_finite must be"),
 ])
 def test_rpc_loss_bad_hyperparameters(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -56,6 +59,41 @@ def test_contrastive_loss_bad_options():
 def test_extra_negatives_shape_checked():
     with pytest.raises(ValueError, match="negatives must be"):
         rp.RPCLoss()(torch.randn(4, 3), torch.randn(4, 3), torch.randn(5, 2))
+
+
+@pytest.mark.parametrize("name", sorted(rp.OBJECTIVES))
+def test_batch_of_one_is_finite_like_lightly(name):
+    """A batch of one (no other negatives): finite loss, negative terms over an empty set taken as 0,
+    one NoNegativesWarning per loss class (lightly's NTXentLoss is finite there; see
+    integration_tests/lightly for the comparison with the real package)."""
+    out0, out1 = torch.randn(1, 3, requires_grad=True), torch.randn(1, 3, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", rp.NoNegativesWarning)
+        loss = rp.ContrastiveLoss(name)(out0, out1)
+    assert torch.isfinite(loss)
+    loss.backward()
+    assert torch.isfinite(out0.grad).all() and torch.isfinite(out1.grad).all()
+
+
+def test_batch_of_one_rpc_value_is_the_positive_terms():
+    out0, out1 = torch.randn(1, 4, dtype=torch.float64), torch.randn(1, 4, dtype=torch.float64)
+    f = float(torch.nn.functional.cosine_similarity(out0, out1)) / 0.5
+    for method in ("dense", "gram"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", rp.NoNegativesWarning)
+            loss = rp.RPCLoss(temperature=0.5, beta=0.2, method=method)(out0, out1)
+        assert abs(float(loss) - -(f - 0.1 * f * f)) < 1e-12, method
+
+
+def test_no_negatives_warning_once_per_loss_class(monkeypatch):
+    monkeypatch.setattr(two_view, "_warned", set())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(3):
+            rp.ContrastiveLoss("js")(torch.randn(1, 3), torch.randn(1, 3))
+            rp.RPCLoss()(torch.randn(1, 3), torch.randn(1, 3))
+    assert [str(w.message).split(":")[0] for w in caught if w.category is rp.NoNegativesWarning] == \
+        ["ContrastiveLoss('js')", "RPCLoss"]
 
 
 SCORE_CASES = [

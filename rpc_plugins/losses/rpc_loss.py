@@ -13,17 +13,15 @@ mean of the a->b and b->a directions: symmetric in (out0, out1).
 """
 from typing import Optional
 
+import torch
 from torch import Tensor
 
 from .. import distributed
-from .._validation import check_nonnegative, too_few_negatives
-from ..moments import rpc_objective
-from ..pairing import two_view_pairs
-from ..two_view_moments import all_reduced_two_view_moments, two_view_moments
-from ._two_view import TwoViewLoss, autocast_disabled
+from .._validation import check_embeddings, check_nonnegative, check_values
+from ..moments import ScoreMoments, rpc_objective
+from ..two_view_moments import all_reduced_two_view_moments, fused_two_view_moments, two_view_moments
+from ._two_view import TwoViewLoss, autocast_disabled, warn_no_negatives
 
-# The authors' released settings (vision/run.py flags of martinmamql/relative_predictive_coding):
-# unnormalised projections (hidden_norm=False) and T = projection width (CIFAR) or 32 (ImageNet).
 PAPER_PRESETS = {
     "cifar10": dict(alpha=0.0, beta=0.001, gamma=1.0, temperature=128.0, normalize=False),
     "imagenet-resnet50": dict(alpha=0.3, beta=0.01, gamma=0.1, temperature=32.0, normalize=False),
@@ -47,11 +45,18 @@ class RPCLoss(TwoViewLoss):
             embeddings, lightly's semantics: per-rank loss over local anchors) or "moments"
             (all-reduce one D-vector and one D x D Gram matrix; every rank gets the exact global
             loss; traffic independent of the batch size). Both normalise by global counts.
-        method: "dense" (score matrix), "gram" (no N x N matrix; O(N D^2)) or "auto" (gram when the
-            embedding width is below the number of candidates).
+        method: "dense" (score matrix), "gram" (fused linear-time path, no N x N matrix; O(N D^2);
+            ``rpc_plugins.view_statistics``) or "auto" (gram when it costs fewer multiply-adds).
+        check_finite: NaN/Inf policy ("auto": ValueError for CPU inputs, no host sync on an
+            accelerator; True; False; "async"), see ``rpc_plugins.finite_check_mode``.
 
-    Precision: fp16/bf16 embeddings are upcast to float32 and the loss runs outside autocast;
-    moments are combined in float64; the result has dtype float32 (float64 for float64 inputs).
+    Precision: fp16/bf16 embeddings are upcast to float32 (chunk by chunk on the Gram path) and the
+    loss runs outside autocast; every sum is accumulated in float64; the result has dtype float32
+    (float64 for float64 inputs).
+
+    A batch of one sample with no other negatives (no ``negatives``, one process) gives
+    J = E_P[f] - beta/2 E_P[f^2] (the negative terms over an empty set are 0) and a one-time
+    ``NoNegativesWarning``, as lightly's NTXentLoss gives a finite loss there.
 
     >>> import torch
     >>> loss_fn = RPCLoss(alpha=0.3, beta=0.01, gamma=0.1, temperature=0.1)
@@ -71,8 +76,9 @@ class RPCLoss(TwoViewLoss):
         gather_distributed: bool = False,
         distributed_mode: str = "gather",
         method: str = "auto",
+        check_finite="auto",
     ):
-        super().__init__(temperature, normalize, gather_distributed)
+        super().__init__(temperature, normalize, gather_distributed, check_finite)
         check_nonnegative(alpha=alpha, beta=beta, gamma=gamma)
         if distributed_mode not in ("gather", "moments"):
             raise ValueError(f"distributed_mode must be 'gather' or 'moments', got {distributed_mode!r}")
@@ -105,15 +111,30 @@ class RPCLoss(TwoViewLoss):
 
     def forward(self, out0: Tensor, out1: Tensor, negatives: Optional[Tensor] = None) -> Tensor:
         """Loss of views ``out0, out1 (N, D)``; ``negatives (M, D)`` are extra negatives for all anchors."""
+        check_embeddings(out0, out1, negatives)
         with autocast_disabled(out0.device.type):
-            z0, z1, negatives = self._views(out0, out1, negatives)
-            if self.gather_distributed and distributed.is_distributed() and self.distributed_mode == "moments":
-                moments = all_reduced_two_view_moments(two_view_pairs(z0, z1), self.temperature, negatives)
-            else:
-                pairs = self._gathered_pairs(z0, z1)
-                method = self._resolve_method(pairs.anchors.shape[0], pairs.candidates.shape[0], z0.shape[1])
-                moments = two_view_moments(pairs, self.temperature, negatives, method)
-            if float(moments.neg_count) <= 0:
-                raise too_few_negatives(f"RPCLoss with batch size {out0.shape[0]}")
+            moments = self.moments(out0, out1, negatives)
+            if isinstance(moments.neg_count, int) and moments.neg_count == 0:
+                warn_no_negatives(type(self).__name__)
             loss = -rpc_objective(moments, self.alpha, self.beta, self.gamma)
         return loss.to(self._output_dtype(out0))
+
+    def moments(self, out0: Tensor, out1: Tensor, negatives: Optional[Tensor] = None) -> ScoreMoments:
+        """The six score moments of this batch (float64 sums; counts are Python ints from shapes, or
+        all-reduced tensors in ``distributed_mode="moments"``). Inputs are checked for NaN/Inf here
+        under the ``check_finite`` policy."""
+        spread = self.gather_distributed and distributed.is_distributed()
+        named = {"out0": out0, "out1": out1, "negatives": negatives}
+        if spread and self.distributed_mode == "moments":
+            moments = all_reduced_two_view_moments(out0, out1, self.temperature, self.normalize, negatives)
+        else:
+            world = distributed.world_size() if spread else 1
+            n = 2 * out0.shape[0]
+            if self._resolve_method(n, n * world, out0.shape[1]) == "dense":
+                z0, z1, negatives = self._views(out0, out1, negatives)  # checks values on the inputs
+                return two_view_moments(self._gathered_pairs(z0, z1), self.temperature, negatives, "dense")
+            moments = fused_two_view_moments(out0, out1, self.temperature, self.normalize, negatives,
+                                              gather=spread, world_size=world)
+        # the moments are finite when the inputs are: check them (no extra pass over the batch)
+        check_values(self.check_finite, named, witness=torch.stack([moments.pos_sq_sum, moments.neg_sq_sum]))
+        return moments

@@ -6,7 +6,7 @@ from torch import Tensor
 
 from .._dtypes import upcast
 from .._validation import check_scores, too_few_negatives
-from ..moments import valid_negatives
+from ..moments import _known_value, valid_negatives
 
 
 class Scores(NamedTuple):
@@ -22,7 +22,7 @@ def prepare(name: str, pos: Tensor, neg: Tensor, neg_mask: Optional[Tensor]) -> 
     pos, neg = upcast(pos), upcast(neg)
     valid = valid_negatives(neg, neg_mask)
     count = valid.sum()
-    if int(count) == 0:
+    if neg.shape[1] == 0 or _known_value(count) == 0:  # a count on an accelerator is not read back
         raise too_few_negatives(name)
     neg = torch.where(valid, neg, torch.zeros_like(neg))
     return Scores(pos, neg, valid, count.to(neg.dtype))

@@ -13,8 +13,8 @@ from typing import Optional
 
 from torch import Tensor
 
-from ..moments import ScoreMoments, rpc_objective
-from .._validation import check_nonnegative
+from ..moments import ScoreMoments, _known_value, rpc_objective
+from .._validation import check_nonnegative, too_few_negatives
 
 
 def rpc_loss(
@@ -39,4 +39,7 @@ def rpc_loss(
     -1.5
     """
     check_nonnegative(alpha=alpha, beta=beta, gamma=gamma)
-    return -rpc_objective(ScoreMoments.from_scores(pos, neg, neg_mask), alpha, beta, gamma)
+    moments = ScoreMoments.from_scores(pos, neg, neg_mask)
+    if neg.shape[1] == 0 or _known_value(moments.neg_count) == 0:  # on scores, no negative is an error
+        raise too_few_negatives("rpc")
+    return -rpc_objective(moments, alpha, beta, gamma)

@@ -1,0 +1,174 @@
+"""Fused linear-time statistics of two views: everything RPC needs from the embeddings.
+
+Relative Predictive Coding (Tsai et al., ICLR 2021, arXiv 2103.11275) touches the critic scores
+f(x, y) = <x, y> / T of the SimCLR 2N layout only through their sums and sums of squares. With
+u_i, v_i the (L2-normalised or raw) outputs of the two views and x = [u; v] the 2N anchors, those
+are functions of six statistics, none larger than d x d:
+
+    total    = sum_i x_i                  (d,)
+    gram     = sum_i x_i x_i^T            (d, d)
+    self_sum = sum_i |x_i|^2,             self_sq = sum_i |x_i|^4
+    pos_sum  = sum_i <x_i, partner_i> = 2 sum_i <u_i, v_i>,   pos_sq = 2 sum_i <u_i, v_i>^2
+
+``view_statistics`` computes them in one ``torch.autograd.Function``: the forward walks the rows
+in chunks (no concatenated views, no normalised copy of the batch; low-precision rows are upcast
+chunk by chunk) and accumulates the chunk sums in float64; the backward is the analytic gradient.
+Any loss L(total, gram, ...) has, for every anchor,
+
+    dL/du_i = u_i (G + G^T) + g_total + (2 g_self + 4 g_selfsq |u_i|^2) u_i + (2 g_pos + 4 g_possq <u_i, v_i>) v_i
+
+(G the gradient of ``gram``): the embedding times a d x d matrix plus a rank-one term, a diagonal
+term and the partner term. L2 normalisation's backward is folded in,
+dL/da_i = (dL/du_i - u_i <u_i, dL/du_i>) / |a_i| (``F.normalize``'s, eps clamp included).
+Between forward and backward only the inputs and three N-vectors (norms, <u_i, v_i>, |u_i|^2)
+are kept. Nothing reads a tensor's value on the host: no device synchronisation.
+
+>>> import torch
+>>> s = view_statistics(torch.eye(2), torch.eye(2), normalize=False)
+>>> s.total.tolist(), float(s.pos_sum), float(s.self_sq)
+([2.0, 2.0], 4.0, 4.0)
+"""
+from typing import NamedTuple, Optional
+
+import torch
+from torch import Tensor
+
+from ._dtypes import accumulation_dtype
+
+_EXACT = torch.float64
+_EPS = 1e-12  # F.normalize's default
+_CHUNK_BYTES = 2 ** 21  # rows per chunk: about 2 MiB of one view in the compute dtype
+
+
+class ViewStatistics(NamedTuple):
+    """Sums over the anchors [u; v] (or over one set of rows), all float64."""
+
+    total: Tensor  # (d,)
+    gram: Tensor  # (d, d)
+    self_sum: Tensor  # 0-d
+    self_sq: Tensor
+    pos_sum: Tensor  # 0 for a single set of rows
+    pos_sq: Tensor
+
+
+def _is_compiling() -> bool:
+    compiler = getattr(torch, "compiler", None)
+    if compiler is not None and hasattr(compiler, "is_compiling"):
+        return compiler.is_compiling()
+    dynamo = getattr(torch, "_dynamo", None)
+    return bool(dynamo is not None and hasattr(dynamo, "is_compiling") and dynamo.is_compiling())
+
+
+def _chunk_rows(n: int, d: int, dtype: torch.dtype) -> int:
+    if _is_compiling():  # one chunk: the compiler fuses the elementwise work itself
+        return max(n, 1)
+    itemsize = torch.finfo(dtype).bits // 8
+    return max(256, _CHUNK_BYTES // max(1, d * itemsize))
+
+
+def _normalised(rows: Tensor, normalize: bool):
+    """(u, denominator or None, |u|^2) of a chunk already in the compute dtype."""
+    if not normalize:
+        return rows, None, (rows * rows).sum(1)
+    norm = rows.norm(dim=1)
+    denom = norm.clamp_min(_EPS)
+    ratio = norm / denom
+    return rows / denom[:, None], denom, ratio * ratio
+
+
+class _ViewStatistics(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, a: Tensor, b: Optional[Tensor], normalize: bool):  # type: ignore[override]
+        compute = accumulation_dtype(a.dtype)
+        n, d = a.shape
+        chunk = _chunk_rows(n, d, compute)
+        total = torch.zeros(d, dtype=_EXACT, device=a.device)
+        gram = torch.zeros(d, d, dtype=_EXACT, device=a.device)
+        sums = torch.zeros(4, dtype=_EXACT, device=a.device)  # self_sum, self_sq, pos_sum, pos_sq
+        denoms, sq_norms, dots = [], [], []
+        for start in range(0, n, chunk):
+            u, denom_u, n2_u = _normalised(a[start:start + chunk].to(compute), normalize)
+            part_gram = u.t() @ u
+            part_total = u.sum(0)
+            part_self = torch.stack([n2_u.sum(), (n2_u * n2_u).sum()])
+            denoms.append(denom_u)
+            sq_norms.append(n2_u)
+            if b is not None:
+                v, denom_v, n2_v = _normalised(b[start:start + chunk].to(compute), normalize)
+                part_gram = torch.addmm(part_gram, v.t(), v)
+                part_total = part_total + v.sum(0)
+                part_self = part_self + torch.stack([n2_v.sum(), (n2_v * n2_v).sum()])
+                p = (u * v).sum(1)
+                sums[2:] += 2 * torch.stack([p.sum(), (p * p).sum()]).to(_EXACT)
+                denoms.append(denom_v)
+                sq_norms.append(n2_v)
+                dots.append(p)
+            gram += part_gram.to(_EXACT)
+            total += part_total.to(_EXACT)
+            sums[:2] += part_self.to(_EXACT)
+        saved = [a] + ([b] if b is not None else [])
+        saved.append(torch.cat(sq_norms) if len(sq_norms) > 1 else sq_norms[0])
+        if normalize:
+            saved.append(torch.cat(denoms) if len(denoms) > 1 else denoms[0])
+        if b is not None:
+            saved.append(torch.cat(dots) if len(dots) > 1 else dots[0])
+        ctx.save_for_backward(*saved)
+        ctx.two_views, ctx.normalize, ctx.chunk = b is not None, normalize, chunk
+        self_sum, self_sq, pos_sum, pos_sq = sums.unbind(0)
+        return total, gram, self_sum, self_sq, pos_sum, pos_sq
+
+    @staticmethod
+    def backward(ctx, g_total, g_gram, g_self, g_selfsq, g_pos, g_possq):  # type: ignore[override]
+        saved = list(ctx.saved_tensors)
+        a = saved.pop(0)
+        b = saved.pop(0) if ctx.two_views else None
+        sq_norms = saved.pop(0)
+        denoms = saved.pop(0) if ctx.normalize else None
+        dots = saved.pop(0) if ctx.two_views else None
+        compute = accumulation_dtype(a.dtype)
+        n, chunk = a.shape[0], ctx.chunk
+        matrix = (g_gram + g_gram.t()).to(compute)
+        vector = g_total.to(compute)
+        c_self, c_selfsq = (2 * g_self).to(compute), (4 * g_selfsq).to(compute)
+        c_pos, c_possq = (2 * g_pos).to(compute), (4 * g_possq).to(compute)
+        want_a = ctx.needs_input_grad[0]
+        want_b = b is not None and ctx.needs_input_grad[1]
+        grad_a = torch.empty_like(a) if want_a else None
+        grad_b = torch.empty_like(b) if want_b else None
+        rows_per_view = [(a, grad_a, 0)] + ([(b, grad_b, 1)] if b is not None else [])
+        # the stored N-vectors are laid out chunk by chunk: [a-chunk, b-chunk] per chunk
+        per_chunk = len(rows_per_view)
+        for k, start in enumerate(range(0, n, chunk)):
+            stop = min(start + chunk, n)
+            offset = per_chunk * start
+            size = stop - start
+            views = []
+            for view, (x, _, j) in enumerate(rows_per_view):
+                lo = offset + j * size
+                denom = denoms[lo:lo + size] if denoms is not None else None
+                rows = x[start:stop].to(compute)
+                views.append((rows / denom[:, None] if denom is not None else rows, denom, sq_norms[lo:lo + size]))
+            p = dots[start:stop] if dots is not None else None
+            for view, (x, grad, j) in enumerate(rows_per_view):
+                if grad is None:
+                    continue
+                u, denom, n2 = views[view]
+                g = torch.addmm(vector, u, matrix)
+                g = g + (c_self + c_selfsq * n2)[:, None] * u
+                if p is not None:
+                    g = g + (c_pos + c_possq * p)[:, None] * views[1 - view][0]
+                if denom is not None:
+                    radial = torch.where(denom > _EPS, (u * g).sum(1), torch.zeros_like(denom))
+                    g = (g - radial[:, None] * u) / denom[:, None]
+                grad[start:stop] = g
+        return grad_a, grad_b, None
+
+
+def view_statistics(out0: Tensor, out1: Optional[Tensor] = None, normalize: bool = True) -> ViewStatistics:
+    """The six RPC statistics of the anchors [out0; out1] (``out1=None``: of the rows of ``out0``).
+
+    ``normalize`` L2-normalises every row first (as ``F.normalize``). Differentiable with respect to
+    both inputs (analytic backward); results are float64 whatever the input dtype (fp16/bf16 rows are
+    upcast to float32 chunk by chunk before any product).
+    """
+    return ViewStatistics(*_ViewStatistics.apply(out0, out1, bool(normalize)))
