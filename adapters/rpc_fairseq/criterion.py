@@ -11,8 +11,22 @@ with f = critic_scale * logit. Extra losses (codebook diversity, feature penalty
 fairseq's ``wav2vec`` criterion adds them, so yaml files written for it merge (``infonce``,
 ``loss_weights``, ``log_keys`` keep their meaning).
 
->>> # fairseq-hydra-train ... common.user_dir=adapters/rpc_fairseq criterion._name=rpc criterion.alpha=0.3
+Edge batches, as fairseq's ``wav2vec`` criterion handles them: a batch of one sample trains as any other;
+rows whose distractors are all ``-inf`` (every negative equal to the positive, e.g. a collapsed codebook)
+just add nothing to E_Q; and a batch with no valid negative pair at all, or no anchor (wav2vec v1 on an
+utterance no longer than its prediction offset), gets a contrastive term of 0, attached to the graph, while
+the extra losses still train, where fairseq's cross-entropy is 0 for such rows (an expectation over an empty
+set of negatives has no contrastive signal). A warning is logged once per process. Inputs that the wav2vec
+models themselves reject (fewer than two time steps to draw negatives from) fail in the model, as with the
+host's criterion.
+
+Registration: installed with ``rpc-plugins``, the Hydra plugin ``hydra_plugins.rpc_fairseq_plugin`` imports
+this module when ``fairseq-hydra-train`` starts, before fairseq composes its config, so ``criterion._name=rpc``
+needs no ``common.user_dir`` and the defaults below are part of the composed config.
+
+>>> # fairseq-hydra-train ... criterion._name=rpc criterion.alpha=1.0
 """
+import logging
 import math
 from dataclasses import dataclass, field
 from typing import List, Optional
@@ -24,6 +38,8 @@ from fairseq.dataclass import FairseqDataclass
 
 
 from rpc_plugins import OBJECTIVES, get_objective, split_column0_logits
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -37,10 +53,13 @@ class RpcCriterionConfig(FairseqDataclass):
         "help": "f = critic_scale * logit. wav2vec 2.0 logits are cosine / logit_temp (0.1), so 0.1 gives "
                 "f = cosine; wav2vec (v1) logits are raw dot products. RPC is not shift/scale invariant."})
     clip: float = field(default=5.0, metadata={"help": "SMILE clip (objective=smile only)"})
-    infonce: bool = field(default=False, metadata={
-        "help": "must be set (yaml: infonce: true, legacy CLI: --infonce): logits grouped per anchor with the "
-                "positive in column 0. wav2vec (v1) reads its logit layout from this key; the default false "
-                "matches fairseq's wav2vec criterion so its yaml files merge unchanged"})
+    infonce: bool = field(default=True, metadata={
+        "help": "logit layout, must stay true: one row per anchor with the positive in column 0 (what "
+                "wav2vec 2.0 always emits; wav2vec v1 reads its layout from this key, its model.infonce "
+                "interpolates criterion.infonce). false, the binary layout of fairseq's wav2vec criterion "
+                "(one logit per pair), is rejected. Unlike the wav2vec criterion (default false) the default is true, "
+                "so criterion._name=rpc needs nothing else; in fairseq-train --infonce is accepted and "
+                "keeps it true"})
     loss_weights: Optional[List[float]] = field(default=None, metadata={
         "help": "weights for additional loss terms (not first one), as in the wav2vec criterion"})
     log_keys: List[str] = field(default_factory=lambda: [], metadata={"help": "output keys to log"})
@@ -49,10 +68,14 @@ class RpcCriterionConfig(FairseqDataclass):
 class RpcCriterion(FairseqCriterion):
     """RPC (or any ``rpc_plugins`` objective) on wav2vec logits; see the module docstring."""
 
+    _warned_no_negatives = False
+
     def __init__(self, task, objective="rpc", alpha=0.3, beta=0.01, gamma=0.1, critic_scale=0.1, clip=5.0,
-                 infonce=False, loss_weights=None, log_keys=None):
+                 infonce=True, loss_weights=None, log_keys=None):
         super().__init__(task)
-        get_objective(objective)  # ValueError naming the valid objectives
+        if objective not in OBJECTIVES:
+            raise ValueError(f"criterion.objective={objective!r} is not supported: unknown objective "
+                             f"{objective!r}; valid values: {', '.join(sorted(OBJECTIVES))}")
         for key, value in (("alpha", alpha), ("beta", beta), ("gamma", gamma)):
             if not value >= 0:
                 raise ValueError(f"criterion.{key} must be >= 0, got {value}")
@@ -60,13 +83,27 @@ class RpcCriterion(FairseqCriterion):
             raise ValueError(f"criterion.critic_scale must be > 0, got {critic_scale}")
         if not infonce:
             raise ValueError(
-                "criterion.infonce=false selects wav2vec's binary layout (one logit per pair, no grouping of "
-                "a positive with its negatives); rpc needs infonce=true (positive in column 0): set "
-                "criterion.infonce=true in yaml or pass --infonce to fairseq-train")
+                f"criterion.infonce={str(infonce).lower()} is not supported: it selects wav2vec's binary layout "
+                "(one logit per pair, no grouping of a positive with its negatives); rpc needs infonce=true "
+                "(the positive in column 0), its default. Valid values: true. Remove criterion.infonce or set "
+                "it to true")
         self.objective = objective
         self.alpha, self.beta, self.gamma, self.critic_scale, self.clip = alpha, beta, gamma, critic_scale, clip
         self.loss_weights = loss_weights
         self.log_keys = [] if log_keys is None else log_keys
+
+    @classmethod
+    def add_args(cls, parser):
+        """fairseq-train's flags from the dataclass, except that ``--infonce`` keeps its meaning (true).
+
+        fairseq's argparse generator turns a bool field whose default is true into a flag that sets it to
+        false; here false is always an error, so ``--infonce`` (in older command lines) stays a no-op.
+        """
+        super().add_args(parser)
+        action = getattr(parser, "_option_string_actions", {}).get("--infonce")
+        if action is not None and action.dest == "infonce" and action.const is False:
+            action.const = True
+            action.help = "accepted for compatibility: infonce is true by default and must stay true"
 
     def _hyper(self):
         return {"rpc": dict(alpha=self.alpha, beta=self.beta, gamma=self.gamma), "smile": dict(clip=self.clip)}.get(
@@ -84,7 +121,10 @@ class RpcCriterion(FairseqCriterion):
                              f"shape {tuple(logits.shape)}; set criterion.infonce=true")
         pos, neg, mask = split_column0_logits(logits * self.critic_scale)
         n_anchors = pos.shape[0]
-        loss = get_objective(self.objective)(pos, neg, mask, **self._hyper()) * n_anchors
+        if n_anchors > 0 and bool(mask.any()):
+            loss = get_objective(self.objective)(pos, neg, mask, **self._hyper()) * n_anchors
+        else:
+            loss = self._no_contrast(pos, n_anchors)
 
         if "sample_size" in sample:
             sample_size = sample["sample_size"]
@@ -111,6 +151,16 @@ class RpcCriterion(FairseqCriterion):
         logging_output = self._logging(loss, losses, sample, sample_size, logits, pos, neg, mask, net_output)
         return loss, sample_size, logging_output
 
+    def _no_contrast(self, pos, n_anchors):
+        """Contrastive term of a batch with no anchor or no valid negative pair: 0, still on the graph."""
+        if not RpcCriterion._warned_no_negatives:
+            RpcCriterion._warned_no_negatives = True
+            logger.warning(
+                f"criterion rpc: a batch with {n_anchors} anchors and no valid negative pair (every distractor "
+                "-inf, or no anchor at all); its contrastive term is 0 (fairseq's wav2vec cross-entropy is 0 for "
+                "such rows) and the extra losses still train. Logged once.")
+        return pos.sum() * 0.0
+
     @torch.no_grad()
     def _logging(self, loss, losses, sample, sample_size, logits, pos, neg, mask, net_output):
         valid_neg = torch.where(mask, neg, torch.zeros_like(neg))
@@ -124,7 +174,7 @@ class RpcCriterion(FairseqCriterion):
             "pos_score_sum": pos.sum().item(),
             "neg_score_sum": valid_neg.sum().item(),
         }
-        if self.objective == "rpc":
+        if self.objective == "rpc" and pos.numel() > 0:
             # the authors' estimator: invert f = (r - alpha)/(beta r + gamma) at the batch-mean positive score
             mean_pos = pos.mean().item()
             ratio = (self.gamma * mean_pos + self.alpha) / max(1 - self.beta * mean_pos, 1e-8)

@@ -21,15 +21,30 @@ def speech_corpus(tmp_path_factory):
     return str(out)
 
 
-def hydra_train(config, data, save_dir, *overrides, world_size=1, timeout=240):
-    """Run fairseq-hydra-train (or torchrun of it); return (returncode, combined output)."""
-    cmd = [os.path.join(BIN, "fairseq-hydra-train"), "--config-dir", CONFIGS, "--config-name", config,
-           f"task.data={data}", f"common.user_dir={USER_DIR}", f"checkpoint.save_dir={save_dir}", *overrides]
+def fairseq_pretraining_configs():
+    """fairseq's own wav2vec 2.0 pretraining yamls, shipped inside the installed package."""
+    import fairseq
+
+    return os.path.join(os.path.dirname(fairseq.__file__), "examples", "wav2vec", "config", "pretraining")
+
+
+def hydra_train(config, data, save_dir, *overrides, world_size=1, timeout=240, user_dir=None, config_dir=CONFIGS,
+                env=None):
+    """Run fairseq-hydra-train (or torchrun of it); return (returncode, combined output).
+
+    No ``common.user_dir`` by default: the installed Hydra plugin registers ``rpc``. ``user_dir=PATH`` passes
+    ``common.user_dir=PATH`` as well (the classic plugin route). ``env``: extra environment variables.
+    """
+    cmd = [os.path.join(BIN, "fairseq-hydra-train"), "--config-dir", config_dir, "--config-name", config,
+           f"task.data={data}", f"checkpoint.save_dir={save_dir}", *overrides]
+    if user_dir is not None:
+        cmd.append(f"common.user_dir={user_dir}")
     if world_size > 1:
         cmd = [os.path.join(BIN, "torchrun"), f"--nproc_per_node={world_size}", "--master_port=29731"] + cmd + [
             f"distributed_training.distributed_world_size={world_size}",
             "distributed_training.distributed_backend=gloo"]
-    env = dict(os.environ, HYDRA_FULL_ERROR="1", OMP_NUM_THREADS="1")
+    env = dict(os.environ, HYDRA_FULL_ERROR="1", OMP_NUM_THREADS="1", **(env or {}))
+    os.makedirs(save_dir, exist_ok=True)
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=str(save_dir))
     return proc.returncode, proc.stdout + proc.stderr
 

@@ -1,0 +1,151 @@
+"""``criterion._name=rpc`` with nothing else set trains from fairseq's own entry point (no user dir).
+
+The Hydra plugin ``hydra_plugins.rpc_fairseq_plugin`` registers the criterion before fairseq composes its
+config, so the criterion's dataclass defaults (``infonce: true``) are part of that config: wav2vec v1's
+``infonce: ${criterion.infonce}`` resolves, and wav2vec 2.0 gets the infonce layout.
+"""
+import math
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from integration_tests.fairseq.conftest import (CONFIGS, USER_DIR, fairseq_pretraining_configs, hydra_train,
+                                                train_log)
+
+
+def minimal_criterion_yaml(example, out_dir):
+    """Copy of an example yaml whose criterion section is only ``_name: rpc``."""
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.load(os.path.join(CONFIGS, example + ".yaml"))
+    cfg.criterion = {"_name": "rpc"}
+    os.makedirs(out_dir, exist_ok=True)
+    name = example + "_defaults"
+    with open(os.path.join(out_dir, name + ".yaml"), "w") as f:
+        f.write("# @package _group_\n" + OmegaConf.to_yaml(cfg))
+    return name
+
+
+def assert_finite_updates(out, updates):
+    rows = train_log(out)
+    assert len(rows) == updates, out[-3000:]
+    assert all(math.isfinite(float(r[k])) for r in rows for k in ("loss", "E_pos", "E_neg")), rows
+    return rows
+
+
+@pytest.mark.parametrize("example", ["wav2vec2_tiny_rpc", "wav2vec_cpc_tiny_rpc"])
+def test_criterion_section_with_only_its_name_trains(example, speech_corpus, tmp_path):
+    name = minimal_criterion_yaml(example, str(tmp_path / "configs"))
+    code, out = hydra_train(name, speech_corpus, tmp_path, "optimization.max_update=4",
+                            config_dir=str(tmp_path / "configs"))
+    assert code == 0, out[-3000:]
+    assert_finite_updates(out, 4)
+    # the composed config carries the dataclass defaults (fairseq logs it before training)
+    assert "'criterion': {'_name': 'rpc', 'objective': 'rpc', 'alpha': 0.3" in out
+    assert "'infonce': True" in out.split("'criterion': {")[1].split("}")[0]
+
+
+# fairseq's wav2vec2_base_librispeech.yaml, shrunk to a CPU smoke size; only the criterion name is switched
+SHRINK = [
+    "common.fp16=false", "common.cpu=true", "common.log_format=simple", "common.log_interval=1",
+    "task.max_sample_size=24000", "task.min_sample_size=8000", "task.normalize=true",
+    "dataset.num_workers=0", "dataset.max_tokens=96000", "dataset.disable_validation=true",
+    "distributed_training.distributed_world_size=1", "optimization.max_update=4", "optimization.clip_norm=1.0",
+    "lr_scheduler.warmup_updates=2",
+    "model.final_dim=32", "model.encoder_embed_dim=64", "model.encoder_layerdrop=0.0", "+model.encoder_layers=2",
+    "+model.encoder_ffn_embed_dim=128", "+model.encoder_attention_heads=2",
+    '+model.conv_feature_layers="[(64, 10, 5)] + [(64, 3, 2)] * 4 + [(64, 2, 2)] * 2"',
+    "+model.latent_vars=32", "+model.latent_dim=32", "+model.extractor_mode=layer_norm", "+model.conv_pos=16",
+    "+model.conv_pos_groups=4",
+]
+
+
+def test_fairseqs_own_wav2vec2_pretraining_yaml_with_criterion_rpc(speech_corpus, tmp_path):
+    config_dir = fairseq_pretraining_configs()
+    assert os.path.exists(os.path.join(config_dir, "wav2vec2_base_librispeech.yaml")), config_dir
+    code, out = hydra_train("wav2vec2_base_librispeech", speech_corpus, tmp_path, "criterion._name=rpc", *SHRINK,
+                            config_dir=config_dir)
+    assert code == 0, out[-3000:]
+    rows = assert_finite_updates(out, 4)
+    assert {"loss_0", "loss_1", "loss_2", "prob_perplexity"} <= set(rows[-1])  # the yaml's loss_weights/log_keys
+    assert "criterion: RpcCriterion" in out
+
+
+def test_user_dir_given_as_well_registers_once(speech_corpus, tmp_path):
+    """The classic route on top of the plugin: common.user_dir names the folder the plugin already imported."""
+    code, out = hydra_train("wav2vec_cpc_tiny_rpc", speech_corpus, tmp_path, "optimization.max_update=3",
+                            user_dir=USER_DIR)
+    assert code == 0, out[-3000:]
+    assert "has already been imported" in out and "duplicate" not in out, out[-3000:]
+    assert len(train_log(out)) == 3
+
+
+def test_user_dir_beside_a_regular_install(speech_corpus, tmp_path):
+    """A non-editable install imports ``rpc_fairseq`` from site-packages; a command line that still names the
+    checkout's folder works while the two copies are identical, and a different copy is refused by name."""
+    site = tmp_path / "site"
+    shutil.copytree(USER_DIR, site / "rpc_fairseq", ignore=shutil.ignore_patterns("__pycache__"))
+    env = {"PYTHONPATH": str(site)}  # ahead of the editable finder, as site-packages would be
+    code, out = hydra_train("wav2vec_cpc_tiny_rpc", speech_corpus, tmp_path / "same", "optimization.max_update=3",
+                            user_dir=USER_DIR, env=env)
+    assert code == 0, out[-3000:]
+    assert "has already been imported" in out and "duplicate" not in out, out[-3000:]
+    assert len(train_log(out)) == 3
+    with open(site / "rpc_fairseq" / "criterion.py", "a") as f:
+        f.write("\n# another version\n")
+    code, out = hydra_train("wav2vec_cpc_tiny_rpc", speech_corpus, tmp_path / "other", "optimization.max_update=3",
+                            user_dir=USER_DIR, env=env)
+    assert code != 0
+    assert "is another version of rpc_fairseq" in out and str(site / "rpc_fairseq") in out, out[-3000:]
+
+
+def run_python(code):
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, OMP_NUM_THREADS="1"))
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def test_hydra_plugin_scan_registers_rpc_only_in_a_fairseq_app():
+    """hydra-core's plugin scan (what every @hydra.main app runs first) imports our hook from this install."""
+    code, out = run_python(
+        "import sys\n"
+        "from hydra.core.plugins import Plugins\n"
+        "Plugins.instance()\n"
+        "assert 'hydra_plugins.rpc_fairseq_plugin' in sys.modules, sorted(m for m in sys.modules if 'hydra_plugins' in m)\n"
+        "assert 'rpc_fairseq' not in sys.modules and 'fairseq' not in sys.modules\n"
+        "print('ok')\n")
+    assert code == 0 and "ok" in out, out[-3000:]
+    code, out = run_python(
+        "import fairseq\n"
+        "from fairseq.criterions import CRITERION_REGISTRY\n"
+        "assert 'rpc' not in CRITERION_REGISTRY\n"
+        "from hydra.core.plugins import Plugins\n"
+        "Plugins.instance()\n"
+        "import rpc_fairseq.criterion as c\n"
+        "assert CRITERION_REGISTRY['rpc'] is c.RpcCriterion\n"
+        "print('ok')\n")
+    assert code == 0 and "ok" in out, out[-3000:]
+    assert "Hydra plugins scanner" not in out, out  # the hook raised no warning
+
+
+def test_hook_does_nothing_without_fairseq():
+    import fairseq  # noqa: F401
+    from hydra_plugins.rpc_fairseq_plugin import register_if_fairseq
+
+    assert register_if_fairseq(modules={}) is False
+    assert register_if_fairseq() is True
+
+
+def test_fairseq_train_argparse_infonce_flag_keeps_true(speech_corpus, tmp_path):
+    """fairseq-train: --infonce (older command lines) and no flag both give infonce=true for rpc."""
+    from fairseq import options
+
+    for extra in ([], ["--infonce"]):
+        parser = options.get_training_parser()
+        args = options.parse_args_and_arch(parser, [speech_corpus, "--user-dir", USER_DIR, "--task",
+                                                    "audio_pretraining", "--arch", "wav2vec", "--criterion", "rpc",
+                                                    *extra])
+        assert args.infonce is True, extra
