@@ -1,8 +1,12 @@
 """``method: rpc`` for solo-learn's current main (hydra cfg API, ``BaseMethod(cfg)``).
 
-Same design as ``method_v1``: solo's SimCLR with the objective swapped. Settings live under
-``method_kwargs`` (``loss``, ``alpha``, ``beta``, ``gamma``, ``temperature``, ``normalize``,
-``smile_clip``, ``mio_l2_weight``) with defaults filled by ``add_and_assert_specific_cfg``.
+Relative Predictive Coding (Tsai et al., ICLR 2021, arXiv 2103.11275) as a solo-learn method. Same design
+as ``method_v1``: solo's SimCLR with the objective swapped. Settings live under ``method_kwargs``
+(SimCLR's ``proj_hidden_dim``, ``proj_output_dim``, ``temperature``; ours ``loss``, ``alpha``, ``beta``,
+``gamma``, ``normalize``, ``smile_clip``, ``mio_l2_weight``) with defaults filled by
+``add_and_assert_specific_cfg``; a bad value or an unknown key raises a ValueError naming
+``method_kwargs.<key>`` before training. solo's cifar ``simclr.yaml`` with only ``method=rpc`` changed runs
+RPC with the defaults; override with ``+method_kwargs.loss=mio`` (``+``: the key is new to that yaml).
 """
 from typing import Any, Sequence
 
@@ -13,6 +17,8 @@ from solo.methods.simclr import SimCLR
 from solo.utils.misc import omegaconf_select
 
 from .objective import DEFAULTS, build_loss
+
+SIMCLR_KEYS = ("proj_hidden_dim", "proj_output_dim", "temperature")
 
 
 class RPC(SimCLR):
@@ -28,6 +34,10 @@ class RPC(SimCLR):
     @staticmethod
     def add_and_assert_specific_cfg(cfg: omegaconf.DictConfig) -> omegaconf.DictConfig:
         cfg = super(RPC, RPC).add_and_assert_specific_cfg(cfg)
+        unknown = sorted(set(cfg.method_kwargs) - set(DEFAULTS) - set(SIMCLR_KEYS))
+        if unknown:
+            raise ValueError(f"method_kwargs.{unknown[0]} is not a setting of method rpc; "
+                             f"valid keys: {sorted(set(DEFAULTS) | set(SIMCLR_KEYS))}")
         for key, default in DEFAULTS.items():
             cfg.method_kwargs[key] = omegaconf_select(cfg, f"method_kwargs.{key}", default)
         build_loss(lambda k: f"method_kwargs.{k}", **{k: cfg.method_kwargs[k] for k in DEFAULTS},

@@ -9,10 +9,16 @@ weights equal across ranks after two steps on different data. RPC: Tsai et al., 
 import json
 import os
 
-import pytorch_lightning as pl
-import torch
+import pytest
 
-from rpc_solo.spawn_fix import unshare_callback
+from integration_tests.solo.conftest import require_era
+
+require_era("1.0.2")
+
+import pytorch_lightning as pl  # noqa: E402
+import torch  # noqa: E402
+
+from rpc_solo.spawn_fix import unshare_callback  # noqa: E402
 
 
 class Probe(pl.LightningModule):

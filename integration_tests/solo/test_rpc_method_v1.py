@@ -4,14 +4,19 @@ import subprocess
 import sys
 
 import pytest
-import torch
-from solo.losses.simclr import simclr_loss_func
-from solo.methods import METHODS
 
-import rpc_plugins
-import rpc_solo
-from rpc_solo.pretrain import build_loaders, parse_args
-from integration_tests.solo.conftest import solo_flags
+from integration_tests.solo.conftest import require_era
+
+require_era("1.0.2")
+
+import torch  # noqa: E402
+from solo.losses.simclr import simclr_loss_func  # noqa: E402
+from solo.methods import METHODS  # noqa: E402
+
+import rpc_plugins  # noqa: E402
+import rpc_solo  # noqa: E402
+from integration_tests.solo.conftest import solo_flags  # noqa: E402
+from rpc_solo.pretrain import build_loaders, parse_args  # noqa: E402
 
 
 def test_registered_in_solo_methods():

@@ -7,12 +7,17 @@ SGD momentum and the cosine schedule must all come back for the epoch-2 losses t
 RPC: Tsai et al., ICLR 2021, arXiv 2103.11275.
 """
 import pytest
-import torch
-from pytorch_lightning import Trainer, seed_everything
-from solo.methods import METHODS
 
-from rpc_solo.data import export
-from rpc_solo.pretrain import build_loaders, parse_args
+from integration_tests.solo.conftest import require_era
+
+require_era("1.0.2")
+
+import torch  # noqa: E402
+from pytorch_lightning import Trainer, seed_everything  # noqa: E402
+from solo.methods import METHODS  # noqa: E402
+
+from rpc_solo.data import export  # noqa: E402
+from rpc_solo.pretrain import build_loaders, parse_args  # noqa: E402
 
 FLAGS = [
     "--method", "rpc", "--dataset", "custom", "--train_dir", "train", "--val_dir", "val", "--encoder", "resnet18",
