@@ -1,15 +1,30 @@
 """MI estimation benchmark: correlated Gaussians and their cubic variant, true MI 2 -> 10 nats.
 
 The protocol of Poole et al. (2019) / Song & Ermon (2020) as used by Tsai et al. (2021, Sec. 4.3):
-x ~ N(0, I_20), y = rho x + sqrt(1 - rho^2) eps (cubic: y^3); the true MI steps 2, 4, 6, 8, 10 nats
-and one critic per estimator keeps training across the levels. Every estimator gets the same
-separable critic (g(x)^T h(y), 2 hidden layers of 256, 32-d embeddings), batch 128, Adam 1e-3 and
-the same data stream. Statistics over the last ``--tail`` steps of each level.
+x ~ N(0, I_d), y = rho x + sqrt(1 - rho^2) eps (cubic: y^3); the true MI steps 2, 4, 6, 8, 10 nats
+and one critic per estimator is trained straight through the levels (``rpc_plugins.mi.train_critic``),
+batch 128, Adam 1e-3, the same data stream for every estimator. Statistics over the last ``--tail``
+steps of each level. Two settings share this harness:
 
-    python benchmarks/mi/run.py                      # committed results (about 10 min on 2 CPU cores)
-    python benchmarks/mi/run.py --steps 60 --tail 30 --out /tmp/mi   # smoke
+* ``--setting separable``: separable critic g(x)^T h(y) (2 x 256 hidden, 32-d embeddings).
+* ``--setting authors``: the authors' notebook, concat critic MLP([x, y]) 2d -> 512 -> 512 -> 1 on all
+  B x B pairs, 4000 steps per level, statistics over each level's last 3000 steps (defaults). The
+  first layer is evaluated as W_x x + W_y y (exactly the concat MLP, ``rpc_plugins.mi.ConcatCritic``).
 
-Writes <out>/results.md, results.json and mi.png.
+Estimators (``--estimators``): infonce nwj js dv smile (clip 5), ``rpc_authors`` (the authors' RPC: critic
+output = f, alpha 1, beta 1e-4, gamma 1, every readout recorded as ``rpc[<form>]``; ``rpc[batch_mean]``
+is their readout), ``rpc`` (this package's default RPC estimator, ``RPC_DEFAULT`` below: the same critic read
+per sample), and lever
+specs ``rpc:head=ratio|add:alpha=..:beta=..:gamma=..`` that record every readout as ``<spec>[<form>]``.
+
+    # the full protocol (a GPU job)
+    python benchmarks/mi/run.py --setting authors --device cuda --seeds 0 1 2
+    # the reduced CPU mode (same code path; smaller critic, fewer steps per level)
+    python benchmarks/mi/run.py --setting authors --hidden 128 --steps 500 --tail 375
+    # the separable setting (results.json)
+    python benchmarks/mi/run.py --setting separable --steps 1500 --tail 500
+
+Writes <out>/results[_<tag>].md, .json and mi[_<tag>].png (tag defaults to "authors" for the authors' setting).
 """
 import argparse
 import json
@@ -25,64 +40,131 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))
 
 import torch  # noqa: E402
 
-from rpc_plugins.mi import DEFAULT_HYPER, SeparableCritic, estimate, gaussian, rpc_estimate, training_loss  # noqa: E402
+from rpc_plugins.mi import (DEFAULT_HYPER, RPC_FORMS, ConcatCritic, RPCRatioHead, SeparableCritic, estimate,  # noqa: E402
+                            gaussian, rpc_estimate, rpc_score_from_log_ratio, train_critic)
 
 LEVELS = (2.0, 4.0, 6.0, 8.0, 10.0)
-ESTIMATORS = ("infonce", "nwj", "js", "dv", "smile", "rpc")
-RPC_FORMS = ("batch_mean", "per_sample", "dv")
+ESTIMATORS = ("rpc_authors", "rpc", "infonce", "smile", "nwj", "js", "dv")
+# This package's RPC MI estimator: the authors' critic and relative parameters, read per sample,
+# E_P[log r] (rpc_estimate's default form). When rpc_authors runs too, "rpc" is read off that same critic.
+RPC_DEFAULT = dict(head="add", alpha=1.0, beta=1e-4, gamma=1.0, form="per_sample")
+# The authors' committed per-level means (reference/rpc.md), steps 1000-4000 of each 4000-step level.
+AUTHORS = {"gaussian": {"infonce": (1.83, 3.29, 4.17, 4.61, 4.78), "nwj": (1.91, 3.81, 5.41, 6.61, 6.84),
+                        "js": (1.88, 3.77, 5.63, 7.46, 9.22), "smile": (1.88, 3.93, 6.17, 8.50, 10.91),
+                        "rpc[batch_mean]": (3.26, 5.62, 7.27, 8.40, 9.25)},
+           "cubic": {"rpc[batch_mean]": (2.43, 4.51, 6.02, 7.16, 8.04)}}
 
 
-def readouts(name):
-    hyper = DEFAULT_HYPER.get(name, {})
-    if name == "rpc":
-        return {f"rpc[{form}]": (lambda s, form=form: rpc_estimate(s, form=form, **hyper)) for form in RPC_FORMS}
-    return {name: lambda s: estimate(name, s, **hyper)}
+def parse_spec(spec):
+    """'rpc:head=ratio:beta=1e-6' -> ('rpc', {'head': 'ratio', 'beta': 1e-6}); 'rpc' -> RPC_DEFAULT."""
+    if spec == "rpc":
+        return "rpc", dict(RPC_DEFAULT)
+    if spec == "rpc_authors":
+        return "rpc", dict(head="add", **DEFAULT_HYPER["rpc"])
+    name, *opts = spec.split(":")
+    if name != "rpc":
+        if opts:
+            raise ValueError(f"only rpc takes options, got {spec!r}")
+        return name, dict(DEFAULT_HYPER.get(name, {}))
+    cfg = dict(head="add", **DEFAULT_HYPER["rpc"])
+    for opt in opts:
+        key, value = opt.split("=")
+        if key not in ("head", "alpha", "beta", "gamma"):
+            raise ValueError(f"unknown rpc option {key!r} in {spec!r}")
+        cfg[key] = value if key == "head" else float(value)
+    return "rpc", cfg
 
 
-def run_estimator(job):
-    name, cubic, steps, batch, seed = job
-    torch.set_num_threads(1)
-    torch.manual_seed(seed)
+def shares_authors_critic():
+    """True when the default RPC estimator trains the same critic as the authors' RPC (one run serves both)."""
+    return RPC_DEFAULT["head"] == "add" and all(RPC_DEFAULT[k] == v for k, v in DEFAULT_HYPER["rpc"].items())
+
+
+def make_critic(setting, dim, hidden):
+    if setting == "authors":
+        return ConcatCritic(dim, dim, hidden=hidden or 512)
+    return SeparableCritic(dim, dim, hidden=hidden or 256, embed=32)
+
+
+def level_batches(steps, batch, dim, cubic, seed, device):
     g = torch.Generator().manual_seed(seed)
-    critic = SeparableCritic(20, 20, hidden=256, embed=32)
-    opt = torch.optim.Adam(critic.parameters(), lr=1e-3)
-    hyper = DEFAULT_HYPER.get(name, {})
-    reads = readouts(name)
-    trace = {k: [] for k in reads}
-    start = time.time()
-    diverged_at = None
     for level in LEVELS:
         for _ in range(steps):
-            if diverged_at is not None:  # a diverged critic stays diverged: NaN for the rest of the run
-                for k in reads:
-                    trace[k].append(float("nan"))
-                continue
-            x, y = gaussian.sample(batch, level, cubic=cubic, generator=g)
-            scores = critic(x, y)
-            try:
-                loss = training_loss(name, scores, **hyper)  # raises on non-finite scores
-            except ValueError:
-                diverged_at = len(trace[next(iter(reads))])
-                for k in reads:
-                    trace[k].append(float("nan"))
-                continue
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            with torch.no_grad():
-                for k, read in reads.items():
-                    trace[k].append(float(read(scores.detach())))
-    note = f", DIVERGED at step {diverged_at}" if diverged_at is not None else ""
-    print(f"  {'cubic' if cubic else 'gaussian':8s} {name:8s} done in {time.time() - start:.0f} s{note}", flush=True)
-    return ("cubic" if cubic else "gaussian"), trace
+            x, y = gaussian.sample(batch, level, dim=dim, cubic=cubic, generator=g)
+            yield x.to(device), y.to(device)
+
+
+def run_job(job):
+    spec, cubic, a = job
+    if a["device"] == "cpu":
+        torch.set_num_threads(1)
+    name, cfg = parse_spec(spec)
+    torch.manual_seed(a["seed"])
+    critic = make_critic(a["setting"], a["dim"], a["hidden"]) if a["setting"] != "oracle" else None
+    if name == "rpc":
+        hyper = {k: cfg[k] for k in ("alpha", "beta", "gamma")}
+        if cfg["head"] == "ratio" and critic is not None:
+            critic = RPCRatioHead(critic, **hyper)
+        elif cfg["head"] != "add":
+            raise ValueError(f"head must be 'add' or 'ratio', got {cfg['head']!r}")
+        if spec == "rpc":
+            reads = {"rpc": lambda s: rpc_estimate(s, form=cfg["form"], **hyper)}
+        else:
+            label = "rpc" if spec == "rpc_authors" else spec
+            reads = {f"{label}[{form}]": (lambda s, form=form: rpc_estimate(s, form=form, **hyper)) for form in RPC_FORMS}
+            if spec == "rpc_authors" and shares_authors_critic():
+                reads["rpc"] = lambda s: rpc_estimate(s, form=RPC_DEFAULT["form"], **hyper)
+    else:
+        hyper = cfg
+        reads = {name: lambda s: estimate(name, s, **hyper)}
+    task = "cubic" if cubic else "gaussian"
+    if a["setting"] == "oracle":
+        return run_oracle(spec, name, cfg, cubic, reads, a)
+    critic = critic.to(a["device"])
+    total = len(LEVELS) * a["steps"]
+    start = time.time()
+    every = max(1, total // a["progress"]) if a["progress"] else 0
+
+    def progress(step, trace):
+        if every and ((step + 1) % every == 0 or step + 1 == total):
+            first = next(iter(trace))
+            recent = [v for v in trace[first][-every:] if math.isfinite(v)]
+            est = sum(recent) / len(recent) if recent else float("nan")
+            el = time.time() - start
+            print(f"  [{task} {spec} seed {a['seed']}] step {step + 1}/{total} level {LEVELS[step // a['steps']]:g} "
+                  f"{first} {est:.2f}  {el:.0f} s, eta {el / (step + 1) * (total - step - 1):.0f} s", flush=True)
+
+    batches = level_batches(a["steps"], a["batch"], a["dim"], cubic, a["seed"], a["device"])
+    trace = train_critic(critic, name, batches, total, lr=1e-3, readouts=reads, on_step=progress, **hyper)
+    first_nan = next((i for i, v in enumerate(next(iter(trace.values()))) if not math.isfinite(v)), None)
+    note = f", DIVERGED at step {first_nan}" if first_nan is not None else ""
+    print(f"  {task:8s} {spec} seed {a['seed']} done in {time.time() - start:.0f} s{note}", flush=True)
+    return task, a["seed"], trace, time.time() - start
+
+
+def run_oracle(spec, name, cfg, cubic, reads, a):
+    """The readouts on each objective's optimal critic, computed from the true ratio: no training."""
+    start = time.time()
+    trace = {k: [] for k in reads}
+    batches = level_batches(a["steps"], a["batch"], a["dim"], cubic, a["seed"], "cpu")
+    for step, (x, y) in enumerate(batches):
+        log_r = gaussian.log_ratio(x, y, LEVELS[step // a["steps"]], dim=a["dim"], cubic=cubic)
+        if name == "rpc":
+            scores = rpc_score_from_log_ratio(log_r, cfg["alpha"], cfg["beta"], cfg["gamma"])
+        else:
+            scores = log_r + 1.0 if name == "nwj" else log_r
+        for k, read in reads.items():
+            trace[k].append(float(read(scores)))
+    print(f"  {'cubic' if cubic else 'gaussian':8s} {spec} oracle done in {time.time() - start:.0f} s", flush=True)
+    return ("cubic" if cubic else "gaussian"), a["seed"], trace, time.time() - start
 
 
 def level_stats(trace, steps, tail):
     out = []
     for i, level in enumerate(LEVELS):
-        window = [v for v in trace[(i + 1) * steps - tail:(i + 1) * steps]]
+        window = trace[(i + 1) * steps - tail:(i + 1) * steps]
         finite = [v for v in window if math.isfinite(v)]
-        if not finite:
+        if len(finite) < len(window):  # a diverged critic: no statistics
             out.append(dict(mi=level, mean=float("nan"), bias=float("nan"), var=float("nan"), mse=float("nan")))
             continue
         mean = sum(finite) / len(finite)
@@ -91,16 +173,50 @@ def level_stats(trace, steps, tail):
     return out
 
 
-def table(stats, task):
-    lines = [f"### {task}", "", "| estimator | " + " | ".join(f"MI {l:g}: mean / bias / var / MSE" for l in LEVELS) + " |",
-             "|---|" + "---|" * len(LEVELS)]
+def aggregate(per_seed):
+    """Mean over seeds of each per-level statistic, plus the spread (sample sd) of the mean across seeds."""
+    seeds = list(per_seed)
+    out = {}
+    for task in per_seed[seeds[0]]:
+        out[task] = {}
+        for est in per_seed[seeds[0]][task]:
+            rows = []
+            for i, level in enumerate(LEVELS):
+                vals = [per_seed[s][task][est][i] for s in seeds]
+                row = {k: sum(v[k] for v in vals) / len(vals) for k in ("mean", "bias", "var", "mse")}
+                row["mi"] = level
+                if len(seeds) > 1:
+                    m = row["mean"]
+                    row["mean_sd"] = math.sqrt(sum((v["mean"] - m) ** 2 for v in vals) / (len(vals) - 1))
+                rows.append(row)
+            out[task][est] = rows
+    return out
+
+
+def goal_met(rows):
+    return all(abs(r["bias"]) <= 0.5 and r["var"] <= 0.05 for r in rows)
+
+
+def table(stats, task, authors=None):
+    authors = authors or {}
+    head = "| estimator | " + " | ".join(f"MI {l:g}: mean / bias / var" for l in LEVELS) + " | MSE (mean over levels) | goal |"
+    lines = [f"### {task}", "", head, "|---|" + "---|" * (len(LEVELS) + 2)]
+
+    def cell(r):
+        sd = f" ± {r['mean_sd']:.2f}" if "mean_sd" in r else ""
+        return f"{r['mean']:.2f}{sd} / {r['bias']:+.2f} / {r['var']:.3f}"
+
     for name, rows in stats[task].items():
-        lines.append(f"| {name} | " + " | ".join(
-            f"{r['mean']:.2f} / {r['bias']:+.2f} / {r['var']:.3f} / {r['mse']:.2f}" for r in rows) + " |")
+        mse = sum(r["mse"] for r in rows) / len(rows)
+        mark = "met" if goal_met(rows) else "not met"
+        lines.append(f"| {name} | " + " | ".join(cell(r) for r in rows) + f" | {mse:.2f} | {mark} |")
+        if name in authors.get(task, {}):
+            lines.append(f"| *{name}, authors' committed* | " + " | ".join(
+                f"*{m:.2f} / {m - l:+.2f}*" for m, l in zip(authors[task][name], LEVELS)) + " | | |")
     return "\n".join(lines)
 
 
-def plot(traces, steps, path):
+def plot(traces, steps, path, title=""):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -113,55 +229,155 @@ def plot(traces, steps, path):
     for r, task in enumerate(tasks):
         for c, name in enumerate(names):
             ax = axes[r][c]
-            values = traces[task][name]
+            values = traces[task].get(name, [])
             ax.plot(values, lw=0.4, alpha=0.5, color="tab:blue")
             k = max(1, steps // 20)
             smooth = [sum(values[max(0, i - k):i + 1]) / len(values[max(0, i - k):i + 1]) for i in range(len(values))]
             ax.plot(smooth, lw=1.0, color="tab:blue")
             ax.plot(truth, color="black", lw=1.0)
             ax.set_ylim(0, 14)
-            ax.set_title(f"{name} ({task})", fontsize=8)
+            ax.set_title(f"{name} ({task})", fontsize=7)
             ax.tick_params(labelsize=6)
+    if title:
+        fig.suptitle(title, fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=1500, help="training steps per MI level")
-    parser.add_argument("--tail", type=int, default=500, help="last steps of each level used for statistics")
-    parser.add_argument("--batch", type=int, default=128)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--estimators", nargs="+", default=list(ESTIMATORS))
-    parser.add_argument("--out", default=HERE)
-    args = parser.parse_args()
-    start = time.time()
-    jobs = [(n, cubic, args.steps, args.batch, args.seed) for cubic in (False, True) for n in args.estimators]
-    print(f"{len(jobs)} runs x {len(LEVELS) * args.steps} steps on {args.workers} processes", flush=True)
-    with mp.get_context("spawn").Pool(args.workers) as pool:
-        results = pool.map(run_estimator, jobs, chunksize=1)
-    traces = {"gaussian": {}, "cubic": {}}
-    for task, trace in results:
-        traces[task].update(trace)
-    stats = {task: {k: level_stats(v, args.steps, args.tail) for k, v in tr.items()} for task, tr in traces.items()}
-    command = "python benchmarks/mi/run.py " + " ".join(sys.argv[1:])
-    machine = f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, {args.workers} worker processes x 1 thread"
+def combine(args, argv):
+    runs = []
+    for path in args.combine:
+        with open(path) as f:
+            runs.append(json.load(f))
+    keys = ("setting", "steps_per_level", "tail", "hidden", "dim", "batch")
+    for r in runs[1:]:
+        if any(r[k] != runs[0][k] for k in keys):
+            raise SystemExit(f"--combine: files differ in {[k for k in keys if r[k] != runs[0][k]]}")
+    per_seed = {}
+    for r in runs:
+        for seed, tasks in r["stats_per_seed"].items():
+            for task, ests in tasks.items():
+                per_seed.setdefault(seed, {}).setdefault(task, {}).update(ests)
+    # aggregate each estimator over the seeds that ran it
+    ests = {(t, e) for s in per_seed.values() for t, es in s.items() for e in es}
+    stats = {}
+    for task, est in sorted(ests, key=lambda te: (te[0] != "gaussian", te[1])):
+        have = {s: {task: {est: per_seed[s][task][est]}} for s in sorted(per_seed) if est in per_seed[s].get(task, {})}
+        row = aggregate(have)[task][est]
+        for r in row:
+            r["seeds"] = len(have)
+        stats.setdefault(task, {})[est] = row
+    r0 = runs[0]
+    command = "python benchmarks/mi/run.py " + " ".join(sys.argv[1:] if argv is None else argv)
     text = "\n".join([
-        "# MI estimation: Gaussian and cubic tasks (d = 20), true MI 2 -> 10 nats", "",
-        f"Command: `{command.strip()}`  ", f"Machine: {machine}  ",
-        f"Separable critic (2 x 256 hidden, 32-d), batch {args.batch}, Adam 1e-3, {args.steps} steps per level "
-        f"(one critic trained through all levels), statistics over the last {args.tail} steps of each level. "
-        "RPC: alpha 1, beta 1e-4, gamma 1 (the authors' MI setting); rpc[batch_mean] is the authors' readout, "
-        "rpc[per_sample] the per-sample mean of log r, rpc[dv] E_P[log r] - log E_Q[r]. "
-        f"Wall time {time.time() - start:.0f} s.", "",
-        table(stats, "gaussian"), "", table(stats, "cubic"), ""])
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "results.md"), "w") as f:
+        f"# MI estimation ({r0['setting']} setting, combined): d = {r0['dim']}, batch {r0['batch']}, true MI 2 -> 10 nats", "",
+        f"Command: `{command.strip()}`  ", "Combined from: " + ", ".join(f"`{r['command']}`" for r in runs), "",
+        f"**Mode: {r0['mode']}** ({r0['steps_per_level']} steps per level, statistics over the last {r0['tail']}, "
+        f"critic width {r0['hidden']}). Each cell: mean over the seeds that ran the estimator "
+        "(± the sample sd of the per-seed level means when more than one); seeds per row: "
+        + ", ".join(f"{e} {stats[t][e][0]['seeds']}" for t in stats for e in stats[t] if t == next(iter(stats))) + ".", "",
+        *[table(stats, t) + "\n" for t in stats]])
+    tag = args.tag or "combined"
+    with open(os.path.join(args.out, f"results_{tag}.md"), "w") as f:
         f.write(text)
-    with open(os.path.join(args.out, "results.json"), "w") as f:
-        json.dump(dict(command=command, machine=machine, stats=stats), f, indent=1)
-    plot(traces, args.steps, os.path.join(args.out, "mi.png"))
+    with open(os.path.join(args.out, f"results_{tag}.json"), "w") as f:
+        json.dump(dict(command=command, combined=[r["command"] for r in runs], **{k: r0[k] for k in keys + ("mode",)},
+                       stats=stats, stats_per_seed=per_seed), f, indent=1)
+    print(text)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--setting", choices=("separable", "authors", "oracle"), default="separable")
+    parser.add_argument("--steps", type=int, help="training steps per MI level (authors 4000, separable 1500)")
+    parser.add_argument("--tail", type=int, help="last steps of each level used for statistics (authors 3000, separable 500)")
+    parser.add_argument("--hidden", type=int, help="critic hidden width (authors 512, separable 256)")
+    parser.add_argument("--dim", type=int, default=20)
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--tasks", nargs="+", choices=("gaussian", "cubic"), default=["gaussian", "cubic"])
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--progress", type=int, default=10, help="progress lines per run (0: none)")
+    parser.add_argument("--estimators", nargs="+", default=list(ESTIMATORS))
+    parser.add_argument("--tag", help="file suffix: results_<tag>.json (default: 'authors' for --setting authors)")
+    parser.add_argument("--out", default=HERE)
+    parser.add_argument("--combine", nargs="+", metavar="JSON",
+                        help="merge earlier results files of one setting and scale (seeds and estimators: union) "
+                             "into results_<tag>.md/.json, without training")
+    args = parser.parse_args(argv)
+    if args.combine:
+        return combine(args, argv)
+    full = dict(authors=(4000, 3000, 512), separable=(1500, 500, 256), oracle=(4000, 3000, 0))[args.setting]
+    steps, tail, hidden = args.steps or full[0], args.tail or full[1], args.hidden or full[2]
+    if tail > steps:
+        parser.error("--tail must be <= --steps")
+    for spec in args.estimators:
+        parse_spec(spec)
+    tag = args.tag if args.tag is not None else {"authors": "authors", "oracle": "oracle"}.get(args.setting, "")
+    mode = "full protocol" if (steps, tail, hidden) == full else "reduced"
+    start = time.time()
+    common = dict(setting=args.setting, steps=steps, hidden=hidden, dim=args.dim, batch=args.batch,
+                  device=args.device, progress=args.progress)
+    specs = list(args.estimators)
+    if "rpc" in specs and "rpc_authors" in specs and shares_authors_critic():
+        specs.remove("rpc")  # read off the rpc_authors run
+    jobs = [(spec, task == "cubic", dict(common, seed=seed)) for seed in args.seeds for task in args.tasks
+            for spec in specs]
+    print(f"{len(jobs)} runs x {len(LEVELS) * steps} steps ({mode}) on {args.workers} processes", flush=True)
+    if args.workers > 1:
+        with mp.get_context("spawn").Pool(args.workers) as pool:
+            results = pool.map(run_job, jobs, chunksize=1)
+    else:
+        results = [run_job(job) for job in jobs]
+    traces = {s: {t: {} for t in args.tasks} for s in args.seeds}
+    seconds = {}
+    for (spec, _, _), (task, seed, trace, sec) in zip(jobs, results):
+        traces[seed][task].update(trace)
+        seconds[f"{task}/{spec}/seed{seed}"] = round(sec, 1)
+    per_seed = {s: {t: {k: level_stats(v, steps, tail) for k, v in tr.items()} for t, tr in traces[s].items()}
+                for s in args.seeds}
+    stats = aggregate(per_seed)
+    command = "python benchmarks/mi/run.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    threads = "1 thread each" if args.device == "cpu" else args.device
+    machine = (f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, device {args.device}, "
+               f"{args.workers} worker processes x {threads}")
+    critic = {"authors": f"concat critic MLP([x, y]) {2 * args.dim} -> {hidden} -> {hidden} -> 1 on all {args.batch} x {args.batch} pairs",
+              "separable": f"separable critic (2 x {hidden} hidden, 32-d)",
+              "oracle": "no training: every estimator reads its optimal critic built from the true log ratio "
+                        "(log r; NWJ 1 + log r; RPC f* = (r - alpha)/(beta r + gamma)), so bias is the readout's own "
+                        "and variance the sampling floor"}[args.setting]
+    seeds_note = (f"{len(args.seeds)} seeds ({' '.join(map(str, args.seeds))}): each cell is the mean over seeds, "
+                  "± the sample sd of the per-seed level means" if len(args.seeds) > 1 else f"seed {args.seeds[0]}")
+    desc = (f"**Mode: {mode}.** Setting `{args.setting}`: {critic}, d = {args.dim}, batch {args.batch}, Adam 1e-3, "
+            f"{steps} steps per level (one critic trained straight through 2, 4, 6, 8, 10 nats), statistics over the "
+            f"last {tail} steps of each level; {seeds_note}. "
+            "RPC: alpha 1, beta 1e-4, gamma 1 unless the name says otherwise. `rpc[batch_mean]` is the authors' readout "
+            "log r(mean_i f_ii) on the authors' critic (output = f); `rpc[per_sample]` mean_i log r(f_ii); `rpc[dv]` "
+            "E_P[log r] - log E_Q[r]; `rpc[dv_clip]` the same with r clipped to [e^-5, e^5] in E_Q. "
+            f"`rpc` is this package's default (critic head {RPC_DEFAULT['head']}, readout {RPC_DEFAULT['form']}). "
+            "`head=ratio`: the critic's output u is a log ratio and f = (e^u - alpha)/(beta e^u + gamma) "
+            "(`RPCRatioHead`). Goal (issue 13): |bias| <= 0.5 and var <= 0.05 at every level. "
+            f"Wall time {time.time() - start:.0f} s.")
+    authors = AUTHORS if args.setting in ("authors", "oracle") and args.dim == 20 and args.batch == 128 else None
+    text = "\n".join([
+        f"# MI estimation ({args.setting} setting): Gaussian and cubic tasks (d = {args.dim}), true MI 2 -> 10 nats", "",
+        f"Command: `{command.strip()}`  ", f"Machine: {machine}  ", "", desc, "",
+        *[table(stats, t, authors) + "\n" for t in args.tasks]])
+    if authors:
+        text += ("\n*Italic rows*: the authors' committed per-level means (their notebook, 4000 steps per level, "
+                 "512-wide critic; reference/rpc.md) and their bias.\n")
+    suffix = f"_{tag}" if tag else ""
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, f"results{suffix}.md"), "w") as f:
+        f.write(text)
+    with open(os.path.join(args.out, f"results{suffix}.json"), "w") as f:
+        json.dump(dict(command=command, machine=machine, mode=mode, setting=args.setting, steps_per_level=steps,
+                       tail=tail, hidden=hidden, dim=args.dim, batch=args.batch, seeds=args.seeds,
+                       rpc_default=RPC_DEFAULT, seconds=seconds, stats=stats,
+                       stats_per_seed={str(s): v for s, v in per_seed.items()}), f, indent=1)
+    plot(traces[args.seeds[0]], steps, os.path.join(args.out, f"mi{suffix}.png"),
+         title=f"{args.setting} setting, {mode}: {steps} steps/level, hidden {hidden}, seed {args.seeds[0]}")
     print(text)
 
 

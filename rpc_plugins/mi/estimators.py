@@ -14,7 +14,7 @@ from typing import Dict, Tuple
 import torch
 from torch import Tensor
 
-from ..objectives import get_objective
+from .. import get_objective
 
 
 def check_scores(scores: Tensor) -> None:
@@ -67,32 +67,70 @@ def smile_estimate(scores: Tensor, clip: float = 5.0) -> Tensor:
 
 
 def rpc_ratio(scores: Tensor, alpha: float, beta: float, gamma: float) -> Tensor:
-    """Density ratio from the RPC critic: invert f = (r - alpha) / (beta r + gamma).
+    """Density ratio from the RPC critic: invert f = (r - alpha) / (beta r + gamma) (Tsai et al. 2021).
 
-    r = (gamma f + alpha) / (1 - beta f); valid while f < 1/beta (the optimal critic's bound).
+    r = (gamma f + alpha) / (1 - beta f); valid while -alpha/gamma < f < 1/beta (the optimal critic's range).
+
+    >>> float(rpc_ratio(torch.tensor(1.0), 1.0, 0.0, 1.0))
+    2.0
     """
     return (gamma * scores + alpha) / (1.0 - beta * scores)
 
 
-def rpc_estimate(scores: Tensor, alpha: float, beta: float, gamma: float, form: str = "batch_mean") -> Tensor:
-    """MI from a trained RPC critic.
+def rpc_log_ratio(scores: Tensor, alpha: float, beta: float, gamma: float, eps: float = 1e-6) -> Tensor:
+    """log r(f) = log(gamma f + alpha) - log(1 - beta f) in float64, f first clamped to the optimal critic's
+    range [-alpha/gamma, 1/beta] and each log's argument to >= ``eps``.
 
-    form="batch_mean": the authors' code, log(clamp(r(mean_i f_ii), 1e-4)).
-    form="per_sample": mean_i log clamp(r(f_ii), 1e-4).
-    form="dv": E_P[log r] - log E_Q[r] with r clamped to [1e-4, 1e4]: a ratio whose E_Q is not 1
-        (finite batch, imperfect critic) is renormalised, the DV correction applied to r.
+    A score at or below -alpha/gamma reads as the floor log eps - log(1 + alpha beta / gamma), one at or above
+    the cap 1/beta as the ceiling log(alpha + gamma / beta) - log eps; never NaN.
+
+    >>> round(float(rpc_log_ratio(torch.tensor(1.0), 1.0, 0.0, 1.0)), 6) == round(math.log(2.0), 6)
+    True
+    """
+    f = scores.double()
+    if beta > 0:
+        f = torch.clamp(f, max=1.0 / beta)
+    if gamma > 0:
+        f = torch.clamp(f, min=-alpha / gamma)
+    return torch.log(torch.clamp(gamma * f + alpha, min=eps)) - torch.log(torch.clamp(1.0 - beta * f, min=eps))
+
+
+RPC_FORMS = ("per_sample", "batch_mean", "dv", "dv_clip")
+
+
+def rpc_estimate(scores: Tensor, alpha: float = 1.0, beta: float = 1e-4, gamma: float = 1.0, form: str = "per_sample",
+                 clip: float = 5.0) -> Tensor:
+    """MI from a trained RPC critic (Tsai et al. 2021), reading the ratio r(f) = (gamma f + alpha) / (1 - beta f).
+
+    form="per_sample" (default): mean_i log r(f_ii), the sample mean of E_P[log r] = KL(P || Q) = I(X; Y)
+        (``rpc_log_ratio``, float64, no NaN for scores outside the optimal critic's range).
+    form="batch_mean": the authors' code, log(clamp(r(mean_i f_ii), 1e-4)). For f ~ r - 1 (alpha = gamma = 1,
+        small beta) this is log E_P[r] = log(1 + chi^2(P || Q)) >= I: over at low MI; capped by 1/beta at high MI.
+    form="dv": E_P[log r] - log E_Q[r], the Donsker-Varadhan correction applied to r (renormalises a ratio
+        whose batch E_Q is not 1; Poole et al. 2019).
+    form="dv_clip": as "dv" with r clipped to [e^-clip, e^clip] in E_Q (SMILE's clip, Song & Ermon 2020).
+
+    The returned tensor is float64.
+
+    >>> s = torch.tensor([[1.0, -0.5], [-0.5, 3.0]])   # diagonal: positive pairs
+    >>> round(float(rpc_estimate(s, 1.0, 0.0, 1.0)), 6) == round((math.log(2.0) + math.log(4.0)) / 2, 6)
+    True
+    >>> round(float(rpc_estimate(s, 1.0, 0.0, 1.0, form="batch_mean")), 6) == round(math.log(3.0), 6)
+    True
     """
     check_scores(scores)
     pos = scores.diagonal()
     if form == "batch_mean":
-        return torch.log(torch.clamp(rpc_ratio(pos.mean(), alpha, beta, gamma), min=1e-4))
-    r_pos = torch.clamp(rpc_ratio(pos, alpha, beta, gamma), 1e-4, 1e4)
+        return torch.log(torch.clamp(rpc_ratio(pos.double().mean(), alpha, beta, gamma), min=1e-4))
+    if form not in RPC_FORMS:
+        raise ValueError(f"form must be one of {RPC_FORMS}, got {form!r}")
+    e_p = rpc_log_ratio(pos, alpha, beta, gamma).mean()
     if form == "per_sample":
-        return torch.log(r_pos).mean()
-    if form == "dv":
-        r_neg = torch.clamp(rpc_ratio(_off_diagonal(scores), alpha, beta, gamma), 1e-4, 1e4)
-        return torch.log(r_pos).mean() - torch.log(r_neg.mean())
-    raise ValueError(f"form must be 'batch_mean', 'per_sample' or 'dv', got {form!r}")
+        return e_p
+    log_r_neg = rpc_log_ratio(_off_diagonal(scores), alpha, beta, gamma)
+    if form == "dv_clip":
+        log_r_neg = torch.clamp(log_r_neg, -clip, clip)
+    return e_p - _log_mean_exp(log_r_neg)
 
 
 ESTIMATES = {"infonce": infonce_estimate, "nwj": nwj_estimate, "dv": dv_estimate, "js": js_estimate,
