@@ -10,7 +10,13 @@ this module adds lightly's conventions around it:
 * ``memory_bank_size=(M, D)``: a lightly ``MemoryBankModule`` of past ``out1`` (MoCo style). As in
   lightly's NTXentLoss, with a bank the anchors are ``out0``, the positive of ``out0[i]`` is
   ``out1[i]`` and the negatives are the bank's M entries only; so
-  ``ContrastiveLoss("infonce", memory_bank_size=...)`` equals ``NTXentLoss(memory_bank_size=...)``.
+  ``ContrastiveLoss("infonce", memory_bank_size=...)`` equals ``NTXentLoss(memory_bank_size=...)``;
+* a batch of one sample without a bank (the last batch of a ``drop_last=False`` loader): a finite
+  loss and a one-time ``rpc_plugins.NoNegativesWarning``, as NTXentLoss is finite there (the
+  negative terms over the empty set are 0; see ``rpc_plugins.positive_only_loss``).
+
+Only the core's public API is used: ``rpc_plugins.ContrastiveLoss`` (its ``queue_loss`` for the
+bank layout) and ``rpc_plugins.check_embeddings``.
 """
 from typing import Sequence, Union
 
@@ -19,7 +25,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 import rpc_plugins
-from rpc_plugins import OBJECTIVE_HYPERPARAMETERS, get_objective
 
 BankSize = Union[int, Sequence[int]]
 
@@ -67,26 +72,10 @@ class ContrastiveLoss(nn.Module):
         """Loss of the two views ``out0, out1`` of shape (batch_size, embedding_size)."""
         if self.memory_bank.size[0] == 0:
             return self.in_batch(out0, out1)
-        rpc_plugins._validation.check_embeddings(out0, out1)
-        out0 = F.normalize(out0, dim=1)
-        out1 = F.normalize(out1, dim=1)
-        out1, bank = self.memory_bank(out1, update=out0.requires_grad)
-        return self._bank_loss(out0, out1, bank.to(out0.device))
-
-    def _bank_loss(self, out0: Tensor, out1: Tensor, bank: Tensor) -> Tensor:
-        """MoCo layout: anchors out0, positives out1, negatives the bank (M, D)."""
-        if self.objective == "mio":
-            opts = self.in_batch._mio
-            pos = (out0 * out1).sum(1) / opts["pos_temperature"]
-            neg = out0 @ bank.t() / opts["neg_temperature"]
-            loss = get_objective("mio")(pos, neg)
-            return loss + opts["l2_weight"] * F.mse_loss(out0, out1)
-        pos = (out0 * out1).sum(1) / self.temperature
-        neg = out0 @ bank.t() / self.temperature
-        hyper = {k: v for k, v in self.options.items() if k in OBJECTIVE_HYPERPARAMETERS[self.objective]}
-        if self.objective == "rpc":
-            hyper = dict(alpha=self.in_batch._rpc.alpha, beta=self.in_batch._rpc.beta, gamma=self.in_batch._rpc.gamma)
-        return get_objective(self.objective)(pos, neg, **hyper)
+        rpc_plugins.check_embeddings(out0, out1)
+        # the bank stores normalised out1 (lightly's convention); the core normalises out0 itself
+        out1, bank = self.memory_bank(F.normalize(out1, dim=1), update=out0.requires_grad)
+        return self.in_batch.queue_loss(out0, out1, bank.to(out0.device))
 
 
 class RPCLoss(ContrastiveLoss):
