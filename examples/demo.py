@@ -20,7 +20,7 @@ from torch import nn
 from tqdm import tqdm
 
 import rpc_plugins as rp
-from rpc_plugins.idx import read_idx as _read_idx
+from rpc_datasets.idx import read_idx as _read_idx
 
 FASHION_DIR = "/usr/share/datasets/fashion-mnist"
 

@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from rpc_plugins.idx import read_idx as _read_idx
+from rpc_datasets.idx import read_idx as _read_idx
 
 FASHION_DIR = "/usr/share/datasets/fashion-mnist"
 

@@ -41,7 +41,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))  # run from a checkout without installing
 
 import rpc_plugins as rp  # noqa: E402
-from rpc_plugins.idx import read_idx  # noqa: E402
+from rpc_datasets.idx import read_idx  # noqa: E402
 
 DEFAULT_DATA = "/usr/share/datasets/fashion-mnist"
 
