@@ -4,6 +4,7 @@ solo 1.0.2 hard-codes its encoder table inside ``BaseMethod.__init__``, so ``met
 ``--timm_encoder_name`` and swaps the encoder in; solo's current main reads ``BaseMethod._BACKBONES``,
 so ``register_timm_backbones`` adds ``timm_<name>`` entries there (``backbone.name: timm_resnet10t``).
 """
+from functools import partial
 from typing import Iterable, Tuple
 
 from torch import nn
@@ -23,10 +24,22 @@ def timm_encoder(name: str, small_input: bool = False, **kwargs) -> Tuple[nn.Mod
     return model, model.num_features
 
 
-def register_timm_backbones(base_method, names: Iterable[str] = DEFAULT_TIMM_BACKBONES) -> None:
-    """Add ``timm_<name>`` factories to ``base_method._BACKBONES`` (solo-learn main API)."""
-    for name in names:
-        def factory(method=None, _name=name, **kwargs):
-            return timm_encoder(_name, **kwargs)[0]
+def timm_backbone(name: str, method=None, **kwargs) -> nn.Module:
+    """solo-learn main's backbone factory signature (``factory(method, **backbone.kwargs)``) for timm ``name``."""
+    return timm_encoder(name, **kwargs)[0]
 
-        base_method._BACKBONES.setdefault(f"timm_{name}", factory)
+
+def register_timm_backbones(base_method, names: Iterable[str] = DEFAULT_TIMM_BACKBONES) -> None:
+    """Add ``timm_<name>`` factories to ``base_method._BACKBONES`` (solo-learn main API).
+
+    Each factory is a ``functools.partial`` of a module-level function: solo keeps it on the method
+    (``self.base_model``), and spawn-based strategies (``ddp_spawn``) pickle the method.
+
+    >>> import pickle
+    >>> class Base: _BACKBONES = {}
+    >>> register_timm_backbones(Base, ["resnet10t"])
+    >>> pickle.loads(pickle.dumps(Base._BACKBONES["timm_resnet10t"])).args
+    ('resnet10t',)
+    """
+    for name in names:
+        base_method._BACKBONES.setdefault(f"timm_{name}", partial(timm_backbone, name))
