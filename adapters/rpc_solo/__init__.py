@@ -1,8 +1,10 @@
 """solo-learn adapter: ``import rpc_solo`` adds ``method: rpc`` to solo's METHODS registry.
 
-Works with solo-learn 1.0.2 (kwargs/argparse API, launcher ``python -m rpc_solo.pretrain``) and
-with solo's current main (hydra API: run solo's ``main_pretrain.py`` through
-``python -m rpc_solo.hydra_main``), told apart by ``BaseMethod.add_and_assert_specific_cfg``.
+Relative Predictive Coding (Tsai et al., ICLR 2021, arXiv 2103.11275). Works with solo-learn 1.0.2
+(kwargs/argparse API, launcher ``python -m rpc_solo.pretrain``) and with solo's current main (Hydra API:
+solo's own ``main_pretrain.py`` finds ``method: rpc`` because Hydra imports our
+``hydra_plugins.rpc_solo_plugin`` hook, which imports this package), told apart by
+``BaseMethod.add_and_assert_specific_cfg``.
 
 >>> import rpc_solo
 >>> from solo.methods import METHODS

@@ -76,3 +76,13 @@ def test_hook_never_raises_when_registration_fails():
     lines = proc.stdout.strip().splitlines()
     assert lines[-2].split() == ["False", "False", "True"]
     assert "could not register solo-learn method 'rpc'" in lines[-1]
+
+
+def test_runner_registers_rpc_for_scripts_without_hydra(tmp_path):
+    """solo's argparse scripts (main_knn.py, main_umap.py) never start Hydra: ``python -m rpc_solo.hydra_main``."""
+    script = tmp_path / "solo_script.py"
+    script.write_text("import sys\nfrom solo.methods import METHODS\nprint('rpc' in METHODS, sys.argv[1:])\n")
+    proc = subprocess.run([sys.executable, "-m", "rpc_solo.hydra_main", str(script), "--flag", "1"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().splitlines()[-1] == "True ['--flag', '1']"
