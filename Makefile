@@ -9,11 +9,13 @@ export PYTHONDONTWRITEBYTECODE := 1
 # 2021-22 stacks kept while CI time allows: solo (solo-learn 1.0.2), fairseq (torch 1.12).
 ERAS := main solo-main fairseq-torch2 solo fairseq
 
-MAIN_TESTS           := tests integration_tests/lightly integration_tests/mi integration_tests/benchmarks
-SOLO-MAIN_TESTS      := tests integration_tests/solo
-FAIRSEQ-TORCH2_TESTS := tests integration_tests/fairseq
-SOLO_TESTS           := tests integration_tests/solo
-FAIRSEQ_TESTS        := tests integration_tests/fairseq
+# tests/ (the core) and integration_tests/packaging (extras keep torch) run in every era.
+COMMON_TESTS         := tests integration_tests/packaging
+MAIN_TESTS           := $(COMMON_TESTS) integration_tests/lightly integration_tests/mi integration_tests/benchmarks
+SOLO-MAIN_TESTS      := $(COMMON_TESTS) integration_tests/solo
+FAIRSEQ-TORCH2_TESTS := $(COMMON_TESTS) integration_tests/fairseq
+SOLO_TESTS           := $(COMMON_TESTS) integration_tests/solo
+FAIRSEQ_TESTS        := $(COMMON_TESTS) integration_tests/fairseq
 
 .PHONY: demo test envs system bench-cost $(addprefix test-,$(ERAS)) $(addprefix env-,$(ERAS))
 
