@@ -11,14 +11,15 @@ with f = critic_scale * logit. Extra losses (codebook diversity, feature penalty
 fairseq's ``wav2vec`` criterion adds them, so yaml files written for it merge (``infonce``,
 ``loss_weights``, ``log_keys`` keep their meaning).
 
-Edge batches, as fairseq's ``wav2vec`` criterion handles them: a batch of one sample trains as any other;
-rows whose distractors are all ``-inf`` (every negative equal to the positive, e.g. a collapsed codebook)
-just add nothing to E_Q; and a batch with no valid negative pair at all, or no anchor (wav2vec v1 on an
-utterance no longer than its prediction offset), gets a contrastive term of 0, attached to the graph, while
-the extra losses still train, where fairseq's cross-entropy is 0 for such rows (an expectation over an empty
-set of negatives has no contrastive signal). A warning is logged once per process. Inputs that the wav2vec
-models themselves reject (fewer than two time steps to draw negatives from) fail in the model, as with the
-host's criterion.
+Edge batches, where fairseq's ``wav2vec`` criterion gives a finite loss, so does this one: a batch of one
+sample trains as any other; rows whose distractors are all ``-inf`` (every negative equal to the positive,
+e.g. a collapsed codebook) just add nothing to E_Q. A batch with no valid negative pair at all follows the
+core's rule for an empty negative set (``rpc_plugins.positive_only_loss``: an expectation over no negative
+contributes 0, so RPC keeps -(E_P[f] - beta/2 E_P[f^2]) and InfoNCE is 0, exactly fairseq's cross-entropy
+there); the extra losses train as usual and a warning is logged once per process. A batch with no anchor
+(wav2vec v1 on an utterance no longer than its prediction offset) gives 0, as fairseq's criterion does.
+Inputs that the wav2vec models themselves reject (fewer than two time steps to draw negatives from) fail in
+the model, as with the host's criterion.
 
 Registration: installed with ``rpc-plugins``, the Hydra plugin ``hydra_plugins.rpc_fairseq_plugin`` imports
 this module when ``fairseq-hydra-train`` starts, before fairseq composes its config, so ``criterion._name=rpc``
@@ -37,7 +38,7 @@ from fairseq.criterions import CRITERION_REGISTRY, FairseqCriterion, register_cr
 from fairseq.dataclass import FairseqDataclass
 
 
-from rpc_plugins import OBJECTIVES, get_objective, split_column0_logits
+from rpc_plugins import OBJECTIVES, get_objective, positive_only_loss, split_column0_logits
 
 logger = logging.getLogger(__name__)
 
@@ -152,14 +153,16 @@ class RpcCriterion(FairseqCriterion):
         return loss, sample_size, logging_output
 
     def _no_contrast(self, pos, n_anchors):
-        """Contrastive term of a batch with no anchor or no valid negative pair: 0, still on the graph."""
+        """Summed loss of a batch with no anchor (0) or no valid negative pair (the empty-negative-set value)."""
+        if n_anchors == 0:
+            return pos.sum() * 0.0  # what fairseq's cross-entropy sums to over no row
         if not RpcCriterion._warned_no_negatives:
             RpcCriterion._warned_no_negatives = True
             logger.warning(
                 f"criterion rpc: a batch with {n_anchors} anchors and no valid negative pair (every distractor "
-                "-inf, or no anchor at all); its contrastive term is 0 (fairseq's wav2vec cross-entropy is 0 for "
-                "such rows) and the extra losses still train. Logged once.")
-        return pos.sum() * 0.0
+                "-inf); its objective is taken over the positives alone (an expectation over no negative "
+                "contributes 0, rpc_plugins.positive_only_loss) and the extra losses still train. Logged once.")
+        return positive_only_loss(self.objective, pos, **self._hyper()) * n_anchors
 
     @torch.no_grad()
     def _logging(self, loss, losses, sample, sample_size, logits, pos, neg, mask, net_output):

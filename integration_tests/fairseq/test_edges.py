@@ -5,8 +5,9 @@ both criterions with the same seed (same masks and negatives):
 
 * a batch of one sample: both give a finite loss and finite gradients;
 * every distractor ``-inf`` (all quantised targets equal, as with a collapsed codebook): fairseq's
-  cross-entropy is 0 for every row; rpc's contrastive term is 0 too, so with the extra losses the two
-  totals are equal, and training goes on;
+  cross-entropy is 0 for every row; rpc takes the core's empty-negative-set value
+  (``rpc_plugins.positive_only_loss``): 0 for InfoNCE (so the totals with the extra losses equal the
+  host's), -(E_P[f] - beta/2 E_P[f^2]) for RPC; finite, and training goes on;
 * wav2vec v1 on an utterance exactly as long as its prediction offset: no anchor at all; both give 0,
   off the graph (so fairseq's trainer fails at backward the same way for both); one frame longer: one
   anchor per utterance (a single valid time step), both finite;
@@ -73,26 +74,35 @@ def test_batch_of_one_sample(kind):
     assert log["n_anchors"] > 0 and log["n_negatives"] > 0
 
 
-def test_every_distractor_masked_gives_the_hosts_total(caplog):
+def test_every_distractor_masked(caplog):
+    """fairseq's cross-entropy is 0 for a row whose distractors are all -inf. rpc takes the core's value for an
+    empty negative set: InfoNCE through it is 0 as well (same total as the host), RPC keeps its positive terms."""
     model = build("w2v2")
     with torch.no_grad():
         model.quantizer.vars.zero_()  # every quantised target equal: fairseq sets every distractor to -inf
     sample = make_sample(2, 16000)
     torch.manual_seed(2)
     np.random.seed(2)
-    logits = model.get_logits(model(**sample["net_input"]))
+    logits = model.get_logits(model(**sample["net_input"])).detach()
     assert bool(torch.isneginf(logits[:, 1:]).all()) and bool(torch.isfinite(logits[:, 0]).all())
     RpcCriterion._warned_no_negatives = False
+    host = Wav2vecCriterion(None, infonce=True, loss_weights=[0.1, 10.0])
+    host_loss, host_log, host_ok = run(host, model, sample)
+    assert host_ok and host_log["loss_0"] == 0.0
     with caplog.at_level(logging.WARNING, logger="rpc_fairseq.criterion"):
-        (host_loss, host_log, host_ok), (loss, log, ok) = both("w2v2", model, sample)
-    assert host_ok and ok and math.isfinite(float(loss))
-    assert host_log["loss_0"] == 0.0 and log["loss_0"] == 0.0  # the contrastive term of each
-    torch.testing.assert_close(loss, host_loss)  # so the totals (diversity + feature penalty) agree
-    assert log["n_negatives"] == 0
-    assert "no valid negative pair" in caplog.text
+        nce_loss, nce_log, nce_ok = run(RpcCriterion(None, objective="infonce", critic_scale=1.0,
+                                                     loss_weights=[0.1, 10.0]), model, sample)
+        loss, log, ok = run(RpcCriterion(None, loss_weights=[0.1, 10.0]), model, sample)
+    assert "no valid negative pair" in caplog.text and caplog.text.count("no valid negative pair") == 1
+    assert nce_ok and nce_log["loss_0"] == 0.0 and nce_log["n_negatives"] == 0
+    torch.testing.assert_close(nce_loss, host_loss)  # same total: diversity + feature penalty
+    pos = logits[:, 0].double() * 0.1
+    rpc_term = -(pos.mean() - 0.5 * 0.01 * (pos * pos).mean()) * len(pos)  # J = E_P[f] - beta/2 E_P[f^2]
+    assert ok and math.isfinite(float(loss))
+    torch.testing.assert_close(torch.tensor(log["loss_0"], dtype=torch.float64), rpc_term, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(loss.double(), host_loss.double() + rpc_term, rtol=1e-5, atol=1e-4)
     # training goes on: an optimiser step on this batch, then a normal batch
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    opt.step()
+    torch.optim.Adam(model.parameters(), lr=1e-3).step()
     torch.nn.init.uniform_(model.quantizer.vars)
     _, log2, ok2 = run(RpcCriterion(None, loss_weights=[0.1, 10.0]), model, sample)
     assert ok2 and log2["n_negatives"] > 0
