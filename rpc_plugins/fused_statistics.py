@@ -33,11 +33,13 @@ from typing import NamedTuple, Optional
 import torch
 from torch import Tensor
 
+from . import _fused_chunks
 from ._dtypes import accumulation_dtype
 
 _EXACT = torch.float64
 _EPS = 1e-12  # F.normalize's default
-_CHUNK_BYTES = 2 ** 21  # rows per chunk: about 2 MiB of one view in the compute dtype
+_CHUNK_BYTES = 2 ** 21  # rows per chunk (simple path): about 2 MiB of one view in the compute dtype
+_FAST_CHUNK_BYTES = 2 ** 20  # chunked path: the [u; v | 1] buffer of a chunk, to stay in the L2 cache
 
 
 class ViewStatistics(NamedTuple):
@@ -59,8 +61,8 @@ def _is_compiling() -> bool:
     return bool(dynamo is not None and hasattr(dynamo, "is_compiling") and dynamo.is_compiling())
 
 
-def _chunk_rows(n: int, d: int, dtype: torch.dtype) -> int:
-    if _is_compiling():  # one chunk: the compiler fuses the elementwise work itself
+def _chunk_rows(n: int, d: int, dtype: torch.dtype, device_type: str = "cpu") -> int:
+    if _is_compiling() or device_type != "cpu":  # one chunk: compiler / accelerator kernels fuse the work
         return max(n, 1)
     itemsize = torch.finfo(dtype).bits // 8
     return max(256, _CHUNK_BYTES // max(1, d * itemsize))
@@ -76,12 +78,28 @@ def _normalised(rows: Tensor, normalize: bool):
     return rows / denom[:, None], denom, ratio * ratio
 
 
+def _fast_rows(a: Tensor, b: Optional[Tensor]) -> int:
+    """Rows per chunk of the eager chunked kernels, or 0 where the simple formulation is used
+    (one view, low-precision inputs, torch.compile)."""
+    if b is None or a.dtype not in (torch.float32, torch.float64) or b.dtype != a.dtype or _is_compiling() \
+            or a.device.type != "cpu":
+        return 0
+    itemsize = torch.finfo(a.dtype).bits // 8
+    return max(64, _FAST_CHUNK_BYTES // (2 * (a.shape[1] + 1) * itemsize))
+
+
 class _ViewStatistics(torch.autograd.Function):
     @staticmethod
     def forward(ctx, a: Tensor, b: Optional[Tensor], normalize: bool):  # type: ignore[override]
+        ctx.fast_rows = rows = _fast_rows(a, b)
+        ctx.normalize = normalize
+        if rows:
+            total, gram, sums, vectors = _fused_chunks.forward(a, b, normalize, rows)
+            ctx.save_for_backward(a, b, *vectors)
+            return (total, gram) + tuple(sums.unbind(0))
         compute = accumulation_dtype(a.dtype)
         n, d = a.shape
-        chunk = _chunk_rows(n, d, compute)
+        chunk = _chunk_rows(n, d, compute, a.device.type)
         total = torch.zeros(d, dtype=_EXACT, device=a.device)
         gram = torch.zeros(d, d, dtype=_EXACT, device=a.device)
         sums = torch.zeros(4, dtype=_EXACT, device=a.device)  # self_sum, self_sq, pos_sum, pos_sq
@@ -119,6 +137,12 @@ class _ViewStatistics(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, g_total, g_gram, g_self, g_selfsq, g_pos, g_possq):  # type: ignore[override]
+        if ctx.fast_rows:
+            a, b, *vectors = ctx.saved_tensors
+            grads = (g_total, g_gram, g_self, g_selfsq, g_pos, g_possq)
+            grad_a, grad_b = _fused_chunks.backward(a, b, vectors, ctx.normalize, ctx.fast_rows, grads,
+                                                    ctx.needs_input_grad[0], ctx.needs_input_grad[1])
+            return grad_a, grad_b, None
         saved = list(ctx.saved_tensors)
         a = saved.pop(0)
         b = saved.pop(0) if ctx.two_views else None

@@ -77,13 +77,23 @@ def test_statistics_match_their_definitions():
         torch.testing.assert_close(got, w, **EXACT)
 
 
-def test_chunking_is_invisible(monkeypatch):
+@pytest.mark.parametrize("normalize", [True, False])
+def test_chunking_is_invisible(monkeypatch, normalize):
+    """The eager chunked kernels (any chunk size) and the simple formulation agree to 1e-9."""
     out0, out1, negatives = views(1000, 8, seed=3, extra=5)
-    whole = loss_and_grads(rp.RPCLoss(method="gram"), out0, out1, negatives)
-    monkeypatch.setattr(vs, "_chunk_rows", lambda n, d, dtype: 97)  # 11 uneven chunks
-    chunked = loss_and_grads(rp.RPCLoss(method="gram"), out0, out1, negatives)
-    for a, b in zip(whole, chunked):
+    out0[7] = 0.0  # a zero row: F.normalize's clamp
+    loss_fn = rp.RPCLoss(method="gram", normalize=normalize)
+    assert vs._fast_rows(out0, out1) >= 1000  # one chunk by default at this size
+    whole = loss_and_grads(loss_fn, out0, out1, negatives)
+    monkeypatch.setattr(vs, "_FAST_CHUNK_BYTES", 1)  # 64-row chunks: 16 of them, the last one short
+    assert vs._fast_rows(out0, out1) == 64
+    chunked = loss_and_grads(loss_fn, out0, out1, negatives)
+    monkeypatch.setattr(vs, "_fast_rows", lambda a, b: 0)  # the simple formulation, 11 uneven chunks
+    monkeypatch.setattr(vs, "_chunk_rows", lambda n, d, dtype, device_type="cpu": 97)
+    simple = loss_and_grads(loss_fn, out0, out1, negatives)
+    for a, b, c in zip(whole, chunked, simple):
         torch.testing.assert_close(b, a, **EXACT)
+        torch.testing.assert_close(c, a, **EXACT)
 
 
 def test_zero_rows_follow_f_normalize():
