@@ -151,5 +151,6 @@ def test_backward_keeps_no_copy_of_the_batch():
     assert max(extra_bytes) < batch_bytes / 8
 
 
-pytestmark_old = pytest.mark.skipif(not hasattr(torch.autograd.graph, "saved_tensors_hooks"), reason="torch < 1.10")
-test_backward_keeps_no_copy_of_the_batch = pytestmark_old(test_backward_keeps_no_copy_of_the_batch)
+HAS_HOOKS = hasattr(getattr(torch.autograd, "graph", None), "saved_tensors_hooks")
+test_backward_keeps_no_copy_of_the_batch = pytest.mark.skipif(
+    not HAS_HOOKS, reason="saved_tensors_hooks needs torch >= 1.10")(test_backward_keeps_no_copy_of_the_batch)

@@ -1,12 +1,17 @@
-"""Cost of RPCLoss (dense and Gram paths) vs lightly's NTXentLoss and DCLLoss.
+"""Cost of RPCLoss (fused linear-time and dense paths) vs lightly's NTXentLoss and DCLLoss.
 
-Forward + backward time and peak memory on the same inputs, in one process, runs interleaved
-(each repetition visits every loss in a rotated order, so drift hits all of them alike). Peak
-memory: on CUDA the allocator's peak; on the CPU the growth of the peak resident set size
-(VmHWM) of a fresh child process doing one forward + backward, inputs excluded.
+Each (loss, N) is measured in a fresh child process, alone: one warm-up at a small N, then
+``--repeats`` repetitions that alternate the loss's forward + backward with the floor, the two
+d x d Gram matrices A^T A and B^T B of the same inputs (the least work any exact linear-time RPC
+must do), so load drift on a shared machine hits both alike. Reported: median times, their ratio,
+and peak memory growth during one forward + backward (input gradients included, inputs excluded):
+on the CPU the process's peak RSS (VmHWM, reset via /proc/self/clear_refs), on CUDA the
+allocator's peak. A row is skipped (and says so) when the machine's available memory is below its
+estimated need.
 
-    python benchmarks/cost/run.py                         # the committed table (N up to 16384, Gram to 65536)
-    python benchmarks/cost/run.py --sizes 256 1024 --gram-sizes --repeats 2 --out /tmp/x   # smoke
+    python benchmarks/cost/run.py                                   # the committed CPU table
+    python benchmarks/cost/run.py --device cuda --bf16 --train-step # GPU rows, bf16 autocast, step time
+    python benchmarks/cost/run.py --sizes 64 --gram-sizes 512 --repeats 2 --out /tmp/x   # smoke
 
 Writes <out>/results.md, results.json and cost.png (default out: benchmarks/cost/).
 """
@@ -27,19 +32,18 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))  # run from a checkou
 import rpc_plugins as rp  # noqa: E402
 
 REFERENCE = "NTXentLoss"
+LIGHTLY = ("NTXentLoss", "DCLLoss")
+# peak bytes per (2N)^2 score entry, measured at N = 4096 (results of the earlier 16-core run)
+QUADRATIC_BYTES = {"NTXentLoss": 16.5, "DCLLoss": 11.5, "RPCLoss dense": 12.0}
 
 
-def make_losses(include_lightly=True):
-    """name -> loss module; lightly's built-ins at their defaults, RPC at the package defaults."""
-    losses = {}
-    if include_lightly:
+def make_loss(name):
+    """lightly's built-ins at their defaults, RPC at the package defaults."""
+    if name in LIGHTLY:
         from lightly.loss import DCLLoss, NTXentLoss
 
-        losses["NTXentLoss"] = NTXentLoss(temperature=0.5)
-        losses["DCLLoss"] = DCLLoss(temperature=0.1)
-    losses["RPCLoss dense"] = rp.RPCLoss(method="dense")
-    losses["RPCLoss gram"] = rp.RPCLoss(method="gram")
-    return losses
+        return NTXentLoss(temperature=0.5) if name == "NTXentLoss" else DCLLoss(temperature=0.1)
+    return rp.RPCLoss(method="dense" if name == "RPCLoss dense" else "gram")
 
 
 def inputs(n, dim, device, seed=0):
@@ -54,36 +58,28 @@ def sync(device):
         torch.cuda.synchronize()
 
 
-def forward_backward(loss_fn, out0, out1):
+def forward_backward(loss_fn, out0, out1, bf16=False):
     out0.grad = out1.grad = None
-    loss = loss_fn(out0, out1)
+    if bf16:
+        with torch.autocast(out0.device.type, dtype=torch.bfloat16):
+            loss = loss_fn(out0.bfloat16(), out1.bfloat16())
+    else:
+        loss = loss_fn(out0, out1)
     loss.backward()
-    return loss.item()
+    return loss
 
 
-def time_once(loss_fn, out0, out1, device):
+def gram_floor(out0, out1):
+    a, b = out0.detach(), out1.detach()
+    return a.t() @ a, b.t() @ b
+
+
+def timed(fn, device):
     sync(device)
     start = time.perf_counter()
-    forward_backward(loss_fn, out0, out1)
+    fn()
     sync(device)
     return time.perf_counter() - start
-
-
-def peak_memory_bytes(name, n, dim, device):
-    """Peak extra memory of one forward + backward (fresh process on the CPU)."""
-    if device.startswith("cuda"):
-        loss_fn = make_losses(name in ("NTXentLoss", "DCLLoss"))[name]
-        out0, out1 = inputs(n, dim, device)
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-        base = torch.cuda.memory_allocated()
-        forward_backward(loss_fn, out0, out1)
-        torch.cuda.synchronize()
-        return torch.cuda.max_memory_allocated() - base
-    cmd = [sys.executable, os.path.abspath(__file__), "--memory-probe", name, str(n), str(dim),
-           "--threads", str(torch.get_num_threads())]
-    result = subprocess.run(cmd, capture_output=True, text=True, check=True)
-    return int(result.stdout.strip().splitlines()[-1])
 
 
 def _status_bytes(field):
@@ -91,27 +87,119 @@ def _status_bytes(field):
         return next(int(line.split()[1]) * 1024 for line in f if line.startswith(field + ":"))
 
 
-def memory_probe(name, n, dim, threads):
-    """Print the peak RSS growth of one forward + backward in this (fresh) process.
-
-    ru_maxrss survives exec on Linux (a child starts with its parent's peak), so this reads the
-    process's own high-water mark VmHWM, reset to the current RSS via /proc/self/clear_refs.
-    """
-    torch.set_num_threads(threads)
-    loss_fn = make_losses(name in ("NTXentLoss", "DCLLoss"))[name]
-    forward_backward(loss_fn, *inputs(8, dim, "cpu"))  # load kernels and libraries first
-    out0, out1 = inputs(n, dim, "cpu")
+def _reset_peak():
+    """Current RSS as the baseline, VmHWM reset to it (falls back to the current peak)."""
     base = _status_bytes("VmRSS")
     try:
         with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")  # reset VmHWM to the current RSS
+            f.write("5")
     except OSError:
         base = _status_bytes("VmHWM")
-    forward_backward(loss_fn, out0, out1)
-    print(_status_bytes("VmHWM") - base)
+    return base
 
 
-def machine_line(device):
+def measure(name, n, dim, device, repeats, bf16):
+    """In this (fresh) process: peak growth of one forward + backward, then interleaved timings."""
+    loss_fn = make_loss(name)
+    forward_backward(loss_fn, *inputs(8, dim, device), bf16=bf16)  # load kernels and libraries first
+    out0, out1 = inputs(n, dim, device)
+    gram_floor(out0, out1)
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        first = timed(lambda: forward_backward(loss_fn, out0, out1, bf16), device)
+        peak = torch.cuda.max_memory_allocated() - base
+    else:
+        base = _reset_peak()
+        first = timed(lambda: forward_backward(loss_fn, out0, out1, bf16), device)
+        peak = _status_bytes("VmHWM") - base
+    times, floors = [], []
+    for _ in range(max(repeats - 1, 0)):
+        floors.append(timed(lambda: gram_floor(out0, out1), device))
+        times.append(timed(lambda: forward_backward(loss_fn, out0, out1, bf16), device))
+    floors.append(timed(lambda: gram_floor(out0, out1), device))
+    times = times or [first]
+    return dict(time_s=statistics.median(times), gram_s=statistics.median(floors), peak_bytes=peak)
+
+
+def train_step_times(name, n, device, repeats, bf16):
+    """Step time of a small CNN + projection head trained with the loss (RPC vs NT-Xent at small N)."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 32, 3, padding=1), torch.nn.ReLU(), torch.nn.Conv2d(32, 64, 3, stride=2, padding=1),
+        torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(64, 128),
+    ).to(device)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    loss_fn = make_loss(name)
+    x0, x1 = torch.randn(n, 3, 32, 32, device=device), torch.randn(n, 3, 32, 32, device=device)
+
+    def step():
+        with torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=bf16):
+            loss = loss_fn(model(x0), model(x1))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    step()
+    return statistics.median([timed(step, device) for _ in range(repeats)])
+
+
+def available_bytes():
+    try:
+        with open("/proc/meminfo") as f:
+            return next(int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:"))
+    except (OSError, StopIteration):
+        return None
+
+
+def needed_bytes(name, n, dim):
+    return QUADRATIC_BYTES.get(name, 0.0) * (2 * n) ** 2 + 8 * n * dim * 4 + 2 ** 28
+
+
+def run_child(args, name, n, mode="loss"):
+    cmd = [sys.executable, os.path.abspath(__file__), "--child", mode, name, str(n), "--dim", str(args.dim),
+           "--device", args.device, "--repeats", str(args.repeats), "--threads", str(args.threads)]
+    if args.bf16_row:
+        cmd.append("--bf16-row")
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        return dict(skipped=f"child failed: {result.stderr.strip().splitlines()[-1:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def run(args):
+    rows = []
+    plan = [(n, name) for n in args.sizes for name in args.losses] + \
+        [(n, "RPCLoss gram") for n in args.gram_sizes]
+    for n, name in plan:
+        row = dict(n=n, loss=name, dtype="float32")
+        need, avail = needed_bytes(name, n, args.dim), available_bytes()
+        if not args.device.startswith("cuda") and avail is not None and need > 0.9 * avail:
+            row["skipped"] = f"needs about {need / 2**30:.1f} GiB, {avail / 2**30:.1f} GiB available"
+        else:
+            row.update(run_child(args, name, n))
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    if args.bf16:
+        for n in args.bf16_sizes:
+            for name in ("NTXentLoss", "RPCLoss gram"):
+                args.bf16_row = True
+                row = dict(n=n, loss=name, dtype="bf16 autocast", **run_child(args, name, n))
+                args.bf16_row = False
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+    steps = []
+    if args.train_step:
+        for n in args.train_step_sizes:
+            for name in ("NTXentLoss", "RPCLoss gram"):
+                row = dict(n=n, loss=name, **run_child(args, name, n, mode="step"))
+                steps.append(row)
+                print(json.dumps(row), flush=True)
+    return rows, steps
+
+
+def machine_line(device, threads):
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
@@ -119,49 +207,43 @@ def machine_line(device):
     except (OSError, StopIteration):
         pass
     gpu = f", GPU {torch.cuda.get_device_name(0)}" if device.startswith("cuda") else ""
-    return (f"{cpu}, {os.cpu_count()} logical CPUs, torch {torch.__version__} with {torch.get_num_threads()} threads"
-            f"{gpu}, Python {platform.python_version()}, device {device}")
+    load = " / ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
+    return (f"{cpu}, {os.cpu_count()} logical CPUs, torch {torch.__version__} with {threads} threads{gpu}, "
+            f"Python {platform.python_version()}, device {device}, load average at the end {load} "
+            "(the machine is shared)")
 
 
-def run(args):
-    torch.set_num_threads(args.threads or torch.get_num_threads())
-    all_losses = make_losses()
-    rows = []
-    sizes = [(n, list(all_losses)) for n in args.sizes] + [(n, ["RPCLoss gram"]) for n in args.gram_sizes]
-    for n, names in sizes:
-        out0, out1 = inputs(n, args.dim, args.device)
-        times = {name: [] for name in names}
-        for name in names:  # warm-up
-            forward_backward(all_losses[name], out0, out1)
-        for rep in range(args.repeats):
-            order = names[rep % len(names):] + names[:rep % len(names)]
-            for name in order:
-                times[name].append(time_once(all_losses[name], out0, out1, args.device))
-        for name in names:
-            mem = None if args.skip_memory else peak_memory_bytes(name, n, args.dim, args.device)
-            rows.append(dict(n=n, loss=name, time_s=statistics.median(times[name]), peak_bytes=mem))
-            print(f"N={n:6d} {name:14s} {rows[-1]['time_s'] * 1e3:10.2f} ms"
-                  f"{'' if mem is None else f'  {mem / 2**20:10.1f} MiB'}", flush=True)
-        del out0, out1
-    return rows
-
-
-def ratio(row, ref, key):
-    if ref is None or not row[key] or not ref[key]:
-        return None
-    return ref[key] / row[key]
+def _fmt_ratio(value, better, worse):
+    if value is None:
+        return "-"
+    return f"{value:.1f}x {better}" if value >= 1 else f"{1 / value:.1f}x {worse}"
 
 
 def table(rows):
-    lines = ["| N | loss | fwd+bwd ms | time vs NTXentLoss | peak MiB | memory vs NTXentLoss |",
-             "|---:|---|---:|---:|---:|---:|"]
+    lines = ["| N | loss | dtype | fwd+bwd ms | Gram floor ms | vs floor | time vs NTXentLoss | peak MiB | "
+             "memory vs NTXentLoss |", "|---:|---|---|---:|---:|---:|---:|---:|---:|"]
     for row in rows:
-        ref = next((r for r in rows if r["n"] == row["n"] and r["loss"] == REFERENCE), None)
-        t, m = ratio(row, ref, "time_s"), ratio(row, ref, "peak_bytes")
-        mem = "n/a" if row["peak_bytes"] is None else f"{row['peak_bytes'] / 2**20:.1f}"
-        lines.append(f"| {row['n']} | {row['loss']} | {row['time_s'] * 1e3:.2f} | "
-                     f"{'-' if t is None else f'{t:.2f}x faster' if t >= 1 else f'{1 / t:.2f}x slower'} | {mem} | "
-                     f"{'-' if m is None else f'{m:.1f}x less' if m >= 1 else f'{1 / m:.1f}x more'} |")
+        if "skipped" in row:
+            lines.append(f"| {row['n']} | {row['loss']} | {row['dtype']} | not run: {row['skipped']} | | | | | |")
+            continue
+        ref = next((r for r in rows if r["n"] == row["n"] and r["loss"] == REFERENCE and r["dtype"] == row["dtype"]
+                    and "skipped" not in r), None)
+        t = ref["time_s"] / row["time_s"] if ref else None
+        m = ref["peak_bytes"] / max(row["peak_bytes"], 1) if ref else None
+        lines.append(f"| {row['n']} | {row['loss']} | {row['dtype']} | {row['time_s'] * 1e3:.1f} | "
+                     f"{row['gram_s'] * 1e3:.1f} | {row['time_s'] / row['gram_s']:.2f}x | "
+                     f"{_fmt_ratio(t, 'faster', 'slower') if row['loss'] != REFERENCE else '1'} | "
+                     f"{row['peak_bytes'] / 2**20:.1f} | "
+                     f"{_fmt_ratio(m, 'less', 'more') if row['loss'] != REFERENCE else '1'} |")
+    return "\n".join(lines)
+
+
+def step_table(steps):
+    lines = ["| N | loss | step ms | vs NTXentLoss |", "|---:|---|---:|---:|"]
+    for row in steps:
+        ref = next((r for r in steps if r["n"] == row["n"] and r["loss"] == REFERENCE), None)
+        rel = f"{row['step_s'] / ref['step_s'] * 100 - 100:+.1f}%" if ref and "step_s" in row else "-"
+        lines.append(f"| {row['n']} | {row['loss']} | {row.get('step_s', float('nan')) * 1e3:.1f} | {rel} |")
     return "\n".join(lines)
 
 
@@ -172,16 +254,18 @@ def plot(rows, path):
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for name in dict.fromkeys(r["loss"] for r in rows):
-        pts = [r for r in rows if r["loss"] == name]
+    done = [r for r in rows if "skipped" not in r and r["dtype"] == "float32"]
+    for name in dict.fromkeys(r["loss"] for r in done):
+        pts = [r for r in done if r["loss"] == name]
         axes[0].loglog([r["n"] for r in pts], [r["time_s"] * 1e3 for r in pts], "o-", label=name)
-        mem = [r for r in pts if r["peak_bytes"]]
-        axes[1].loglog([r["n"] for r in mem], [r["peak_bytes"] / 2**20 for r in mem], "o-", label=name)
+        axes[1].loglog([r["n"] for r in pts], [max(r["peak_bytes"], 1) / 2**20 for r in pts], "o-", label=name)
+    floor = sorted({r["n"]: r["gram_s"] for r in done}.items())
+    axes[0].loglog([n for n, _ in floor], [t * 1e3 for _, t in floor], "k:", label="two Gram matrices (floor)")
     axes[0].set(xlabel="batch size N (2N views)", ylabel="forward+backward ms", title="time")
-    axes[1].set(xlabel="batch size N (2N views)", ylabel="peak extra MiB", title="peak memory")
+    axes[1].set(xlabel="batch size N (2N views)", ylabel="peak extra MiB", title="peak memory (input grads included)")
     for ax in axes:
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend()
+        ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
@@ -189,39 +273,60 @@ def plot(rows, path):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="*", default=[256, 1024, 4096, 16384])
-    parser.add_argument("--gram-sizes", type=int, nargs="*", default=[65536], help="sizes run for the Gram path only")
+    parser.add_argument("--losses", nargs="*", default=["NTXentLoss", "DCLLoss", "RPCLoss dense", "RPCLoss gram"],
+                        help="losses run at --sizes")
+    parser.add_argument("--gram-sizes", type=int, nargs="*", default=[65536, 262144, 1048576],
+                        help="sizes run for the fused RPC path only")
     parser.add_argument("--dim", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--bf16", action="store_true", help="add bf16-autocast rows (GPU mode)")
+    parser.add_argument("--bf16-sizes", type=int, nargs="*", default=[4096, 16384])
+    parser.add_argument("--train-step", action="store_true", help="add RPC vs NT-Xent training-step times")
+    parser.add_argument("--train-step-sizes", type=int, nargs="*", default=[256, 1024])
     parser.add_argument("--out", default=HERE)
-    parser.add_argument("--memory-probe", nargs=3, metavar=("LOSS", "N", "DIM"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=3, metavar=("MODE", "LOSS", "N"), help=argparse.SUPPRESS)
+    parser.add_argument("--bf16-row", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.memory_probe:
-        name, n, dim = args.memory_probe
-        return memory_probe(name, int(n), int(dim), args.threads or torch.get_num_threads())
-    rows = run(args)
+    args.threads = args.threads or torch.get_num_threads()
+    torch.set_num_threads(args.threads)
+    if args.child:
+        mode, name, n = args.child
+        if mode == "step":
+            result = dict(step_s=train_step_times(name, int(n), args.device, args.repeats, args.bf16_row))
+        else:
+            result = measure(name, int(n), args.dim, args.device, args.repeats, args.bf16_row)
+        print(json.dumps(result))
+        return
+    args.bf16_row = False
+    started = time.time()
+    rows, steps = run(args)
     command = "python benchmarks/cost/run.py " + " ".join(sys.argv[1:])
-    text = "\n".join([
-        "# Loss cost: RPCLoss (dense, Gram) vs lightly NTXentLoss and DCLLoss",
+    parts = [
+        "# Loss cost: RPCLoss (fused linear-time, dense) vs lightly NTXentLoss and DCLLoss",
         "",
-        f"Command: `{command.strip()}`  ",
-        f"Machine: {machine_line(args.device)}  ",
-        f"Embedding dim {args.dim}, float32, forward+backward, median of {args.repeats} interleaved runs "
-        "after one warm-up; memory: peak growth during one forward+backward "
-        + ("(CUDA allocator peak)." if args.device.startswith("cuda") else "(peak RSS, VmHWM, of a fresh process; inputs excluded)."),
+        f"Command: `{command.strip()}` ({time.time() - started:.0f} s)  ",
+        f"Machine: {machine_line(args.device, args.threads)}  ",
+        f"Embedding dim {args.dim}, forward+backward with input gradients; each row in a fresh process, alone; "
+        f"median of {args.repeats} runs alternating with the Gram floor (A^T A and B^T B of the same inputs, "
+        "the least an exact linear-time RPC must compute); memory: peak growth during one forward+backward, "
+        "input gradients included, inputs excluded "
+        + ("(CUDA allocator peak)." if args.device.startswith("cuda") else "(peak RSS, VmHWM)."),
         "",
         table(rows),
         "",
-    ])
+    ]
+    if steps:
+        parts += ["Training step (small CNN + 128-d head, two views):", "", step_table(steps), ""]
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "results.md"), "w") as f:
-        f.write(text)
+        f.write("\n".join(parts))
     with open(os.path.join(args.out, "results.json"), "w") as f:
-        json.dump(dict(command=command, machine=machine_line(args.device), rows=rows), f, indent=1)
+        json.dump(dict(command=command, machine=machine_line(args.device, args.threads), rows=rows, steps=steps), f,
+                  indent=1)
     plot(rows, os.path.join(args.out, "cost.png"))
-    print(text)
+    print("\n".join(parts))
 
 
 if __name__ == "__main__":
