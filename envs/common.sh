@@ -25,11 +25,12 @@ mark_env_current() { local name="$1"; shift; env_stamp "$@" > "$VENVS/$name/.sta
 log() { echo "[envs $(date +%H:%M:%S)] $*" >&2; }
 
 # install_project VENV [INSTALL COMMAND...]: (re)install this repository editable, without dependencies,
-# whenever pyproject.toml changed since the last install (the era's packages are not rebuilt for that).
+# whenever pyproject.toml or the set of package folders changed since the last install (an editable finder
+# knows only the folders that existed when it was installed); the era's packages are not rebuilt for that.
 # The install command defaults to VENV/bin/pip install.
 install_project() {
     local v="$1"; shift
-    local stamp; stamp="$(env_stamp "$ROOT/pyproject.toml")"
+    local stamp; stamp="$( (cat "$ROOT/pyproject.toml"; ls "$ROOT" "$ROOT/adapters" "$ROOT/adapters/hydra_plugins" 2>/dev/null) | sha256sum | cut -c1-16)"
     [ -f "$v/.project-stamp" ] && [ "$(cat "$v/.project-stamp")" = "$stamp" ] && return 0
     if [ $# -eq 0 ]; then set -- "$v/bin/pip" install; fi
     "$@" -q --no-deps -e "$ROOT"
