@@ -89,10 +89,11 @@ def test_gathered_negatives_two_ranks_equal_one_process(digits_folder, loss):
     one = METHODS["rpc"](cfg)
     two = METHODS["rpc"](cfg)
     two.load_state_dict(one.state_dict())
+    init = {k: v.detach().clone() for k, v in one.state_dict().items()}
     single = fit(one, batches, devices=1)
     spawned = fit(two, batches, devices=2, strategy="ddp_spawn")  # Lightning copies rank 0's weights back
-    moved = False
     for key, value in single.items():
         torch.testing.assert_close(spawned[key], value, rtol=1e-4, atol=1e-6, msg=key)
-        moved |= key.startswith("projector") and not torch.equal(value, METHODS["rpc"](cfg).state_dict()[key])
-    assert moved
+    # the weights moved (max 0.19 measured); with each rank's own negatives only (gather_distributed off in
+    # the core loss) the 2-rank weights end up to 3e-2 away from one process: this comparison tells them apart
+    assert max(float((single[k] - v).abs().max()) for k, v in init.items() if v.is_floating_point()) > 1e-2
