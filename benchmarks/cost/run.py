@@ -170,7 +170,7 @@ def run_child(args, name, n, mode="loss"):
 
 def run(args):
     rows = []
-    plan = [(n, name) for n in args.sizes for name in args.losses] + \
+    plan = [(n, name) for n in args.sizes for name in args.losses if f"{name}@{n}" not in args.skip] + \
         [(n, "RPCLoss gram") for n in args.gram_sizes]
     for n, name in plan:
         row = dict(n=n, loss=name, dtype="float32")
@@ -275,6 +275,7 @@ def main():
     parser.add_argument("--sizes", type=int, nargs="*", default=[256, 1024, 4096, 16384])
     parser.add_argument("--losses", nargs="*", default=["NTXentLoss", "DCLLoss", "RPCLoss dense", "RPCLoss gram"],
                         help="losses run at --sizes")
+    parser.add_argument("--skip", nargs="*", default=[], help='rows not to run, e.g. "DCLLoss@16384"')
     parser.add_argument("--gram-sizes", type=int, nargs="*", default=[65536, 262144, 1048576],
                         help="sizes run for the fused RPC path only")
     parser.add_argument("--dim", type=int, default=128)

@@ -1,6 +1,6 @@
 """Profile one forward + backward of RPCLoss (fused path) with torch.profiler: where the time goes.
 
-    python benchmarks/cost/profile.py --n 1048576 --dim 128      # prints the table; --out saves it
+    python benchmarks/cost/profile_fused.py --n 1048576 --dim 128      # prints the table; --out saves it
 
 The fused path runs its chunks in single-threaded worker threads; the profiler records their ops too.
 """
