@@ -273,7 +273,8 @@ def combine(args, argv):
             for task, ests in tasks.items():
                 per_seed.setdefault(seed, {}).setdefault(task, {}).update(ests)
     # aggregate each estimator over the seeds that ran it
-    ests = {(t, e) for s in per_seed.values() for t, es in s.items() for e in es}
+    ests = {(t, e) for s in per_seed.values() for t, es in s.items() for e in es
+            if not args.keys or any(e.startswith(k) for k in args.keys)}
     stats = {}
     for task, est in sorted(ests, key=lambda te: (te[0] != "gaussian", te[1])):
         have = {s: {task: {est: per_seed[s][task][est]}} for s in sorted(per_seed) if est in per_seed[s].get(task, {})}
@@ -319,6 +320,7 @@ def main(argv=None):
     parser.add_argument("--combine", nargs="+", metavar="JSON",
                         help="merge earlier results files of one setting and scale (seeds and estimators: union) "
                              "into results_<tag>.md/.json, without training")
+    parser.add_argument("--keys", nargs="+", metavar="PREFIX", help="with --combine: keep only rows whose name starts with one of these")
     args = parser.parse_args(argv)
     if args.combine:
         return combine(args, argv)

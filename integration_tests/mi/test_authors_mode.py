@@ -106,3 +106,23 @@ def test_readouts_on_the_exact_optimal_critic():
         assert 0.5 * floor_var < sample_var < 2 * floor_var, (mi, sample_var, floor_var)
         bm = sum(batch_mean) / 200
         assert (bm > mi + 1.0) if over else (bm < mi - 0.2), (mi, bm)
+
+
+def test_combine_averages_seeds_from_the_definition(tmp_path):
+    run = load_run()
+    base = ["--setting", "authors", "--hidden", "8", "--steps", "5", "--tail", "3", "--tasks", "gaussian",
+            "--workers", "1", "--progress", "0", "--out", str(tmp_path)]
+    run.main(base + ["--estimators", "rpc_authors", "infonce", "--seeds", "0", "--tag", "a"])
+    run.main(base + ["--estimators", "rpc_authors", "--seeds", "1", "2", "--tag", "b"])
+    run.main(["--combine", str(tmp_path / "results_a.json"), str(tmp_path / "results_b.json"), "--keys", "rpc",
+              "--out", str(tmp_path), "--tag", "c"])
+    a, b, c = (json.loads((tmp_path / f"results_{t}.json").read_text()) for t in "abc")
+    per = [a["stats_per_seed"]["0"], b["stats_per_seed"]["1"], b["stats_per_seed"]["2"]]
+    assert "infonce" not in c["stats"]["gaussian"]  # filtered by --keys
+    for i in range(5):
+        means = [p["gaussian"]["rpc"][i]["mean"] for p in per]
+        row = c["stats"]["gaussian"]["rpc"][i]
+        m = sum(means) / 3
+        assert row["seeds"] == 3 and row["mean"] == pytest.approx(m)
+        assert row["mean_sd"] == pytest.approx(math.sqrt(sum((v - m) ** 2 for v in means) / 2))
+        assert row["var"] == pytest.approx(sum(p["gaussian"]["rpc"][i]["var"] for p in per) / 3)
