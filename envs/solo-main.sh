@@ -24,6 +24,9 @@ mkdir -p "$V/solo-learn"; tar -xzf "$ARCHIVE" -C "$V/solo-learn" --strip-compone
 # solo's setup.py imports pkg_resources (gone from setuptools >= 81): build it with the venv's setuptools<81.
 "$V/bin/pip" install -q --no-build-isolation "$V/solo-learn"
 rm -rf "$V/solo-learn/build" "$V/solo-learn"/*.egg-info
+# solo's setup.py excludes "tests" but not "tests.*": its wheel installs a top-level `tests` folder that would
+# shadow ours.
+rm -rf "$("$V/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/tests"
 install_project "$V"
 mark_env_current "$NAME" "${DEPS[@]}"
 log "built $NAME in $(( $(date +%s) - start )) s, $(du -sh "$V" | cut -f1)"
