@@ -120,14 +120,19 @@ def backward(a: Tensor, b: Tensor, saved, normalize: bool, rows: int, grads, wan
     weights[:d].diagonal().add_(c_self)
     weights[d] = g_total.to(dt)
     beta = (2 * g_pos).to(dt) + (4 * g_possq).to(dt) * dots  # partner coefficient per row
-    views = []
-    for norm, grad_wanted in ((norm_a, want_a), (norm_b, want_b)):
+    # Per-row weights, (N, 1) columns computed once: grad = Y w_y + x_self w_self + x_other w_other with
+    # w_self = base - (u.Y) keep/|a| (the radial part u.g = u.Y + c_selfsq |u|^4 + beta p is projected
+    # out, except on rows F.normalize clamped).
+    per_view = []
+    for norm, wanted in ((norm_a, want_a), (norm_b, want_b)):
         n2 = _sq_norm_ratio(norm, normalize)
-        denom = norm.clamp_min(_EPS) if normalize else None
-        # radial component u.g = u.Y + c_selfsq |u|^4 + beta p (Y the product below), and the rest
-        const = c_selfsq * n2 * n2 + beta * dots
-        keep = (norm > _EPS).to(dt) if normalize else None  # F.normalize clamps: no projection there
-        views.append((n2, denom, const, keep, grad_wanted))
+        if normalize:
+            inv = 1.0 / norm.clamp_min(_EPS)
+            keep_inv = (norm > _EPS).to(dt) * inv
+            base = c_selfsq * n2 * inv - (c_selfsq * n2 * n2 + beta * dots) * keep_inv
+            per_view.append((inv[:, None], base[:, None], keep_inv[:, None], (beta * inv)[:, None], wanted))
+        else:
+            per_view.append((None, (c_selfsq * n2)[:, None], None, beta[:, None], wanted))
     grad_a = torch.empty_like(a) if want_a else None
     grad_b = torch.empty_like(b) if want_b else None
 
@@ -136,37 +141,34 @@ def backward(a: Tensor, b: Tensor, saved, normalize: bool, rows: int, grads, wan
         buf[:, d] = 1
         prod = torch.empty(2 * rows, d, dtype=dt, device=dev)
         tmp = torch.empty(2 * rows, d, dtype=dt, device=dev)
-        radial = torch.empty(2 * rows, dtype=dt, device=dev)
+        radial = torch.empty(2 * rows, 1, dtype=dt, device=dev)
+        w_self = torch.empty(rows, 1, dtype=dt, device=dev)
         for s in range(start, stop, rows):
             r = min(rows, stop - s)
             e = s + r
             u, v = buf[:r, :d], buf[r:2 * r, :d]
             if normalize:
-                torch.div(a[s:e], views[0][1][s:e, None], out=u)
-                torch.div(b[s:e], views[1][1][s:e, None], out=v)
+                torch.mul(a[s:e], per_view[0][0][s:e], out=u)
+                torch.mul(b[s:e], per_view[1][0][s:e], out=v)
             else:
                 u.copy_(a[s:e])
                 v.copy_(b[s:e])
             y = torch.mm(buf[:2 * r], weights, out=prod[:2 * r])  # u (G + G^T + c_self I) + g_total
             if normalize:
-                _row_dots(buf[:2 * r, :d], y, tmp[:2 * r], radial[:2 * r])
+                _row_dots(buf[:2 * r, :d], y, tmp[:2 * r], radial[:2 * r, 0])
             for j, (x_self, x_other, grad) in enumerate(((u, v, grad_a), (v, u, grad_b))):
                 if grad is None:
                     continue
-                n2, denom, const, keep, _ = views[j]
-                y_j = y[j * r:(j + 1) * r]
-                coef_self = c_selfsq * n2[s:e]
-                coef_other = beta[s:e]
+                inv, base, keep_inv, w_other, _ = per_view[j]
+                y_j, g = y[j * r:(j + 1) * r], grad[s:e]
                 if normalize:
-                    rad = (radial[j * r:(j + 1) * r] + const[s:e]) * keep[s:e]
-                    inv = 1.0 / denom[s:e]
-                    torch.mul(y_j, inv[:, None], out=grad[s:e])
-                    grad[s:e].addcmul_(x_self, ((coef_self - rad) * inv)[:, None])
-                    grad[s:e].addcmul_(x_other, (coef_other * inv)[:, None])
+                    torch.addcmul(base[s:e], radial[j * r:(j + 1) * r], keep_inv[s:e], value=-1, out=w_self[:r])
+                    torch.mul(y_j, inv[s:e], out=g)
+                    g.addcmul_(x_self, w_self[:r])
                 else:
-                    grad[s:e].copy_(y_j)
-                    grad[s:e].addcmul_(x_self, coef_self[:, None])
-                    grad[s:e].addcmul_(x_other, coef_other[:, None])
+                    g.copy_(y_j)
+                    g.addcmul_(x_self, base[s:e])
+                g.addcmul_(x_other, w_other[s:e])
 
     _in_parallel(n, rows, work)
     return grad_a, grad_b
