@@ -95,6 +95,9 @@ class RPCRatioHead(nn.Module):
     f = (e^u - alpha) / (beta e^u + gamma) is the optimal RPC critic (Tsai et al. 2021) as a function
     of r = e^u, so maximising J_RPC over u still has its optimum at u = log r, and the per-sample
     readout mean_i log r(f_ii) is mean_i u_ii, the KL between the joint and the product of marginals.
+    Measured (benchmarks/mi/results_levers.md): with Adam it trains worse than the plain critic, since
+    d f / d u = e^u (gamma + alpha beta) / (beta e^u + gamma)^2 weights each pair's gradient by about r, so
+    the few largest ratios dominate every step. Kept as a lever, not the default.
 
     >>> from rpc_plugins.mi import rpc_ratio
     >>> head = RPCRatioHead(ConcatCritic(2, 2, hidden=4), alpha=1.0, beta=1e-4, gamma=1.0)
