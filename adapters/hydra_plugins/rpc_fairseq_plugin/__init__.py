@@ -27,28 +27,21 @@ prints it).
 >>> register_if_fairseq(modules={})  # no fairseq in this app: do nothing
 False
 """
-import importlib.util
-import sys
-import warnings
+
 from typing import Mapping, Optional
+
+from hydra_plugins.rpc_plugins_host_hook import register_when_host_imported
+
+
+def _rpc_registered() -> bool:
+    from fairseq.criterions import CRITERION_REGISTRY
+
+    return "rpc" in CRITERION_REGISTRY
 
 
 def register_if_fairseq(modules: Optional[Mapping[str, object]] = None) -> bool:
     """Import ``rpc_fairseq`` when fairseq is already imported in this process; True if ``rpc`` is registered."""
-    modules = sys.modules if modules is None else modules
-    if "fairseq" not in modules:
-        return False
-    try:
-        if importlib.util.find_spec("fairseq.criterions") is None:  # some other package called "fairseq"
-            return False
-        import rpc_fairseq  # noqa: F401  (registers criterion "rpc" with its dataclass config)
-
-        from fairseq.criterions import CRITERION_REGISTRY
-
-        return "rpc" in CRITERION_REGISTRY
-    except Exception as e:  # never break the host's own criterions
-        warnings.warn(f"rpc-plugins could not register fairseq criterion 'rpc': {type(e).__name__}: {e}")
-        return False
+    return register_when_host_imported("fairseq", "fairseq.criterions", "rpc_fairseq", _rpc_registered, "fairseq criterion 'rpc'", modules)
 
 
 register_if_fairseq()

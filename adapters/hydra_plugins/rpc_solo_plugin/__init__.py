@@ -15,28 +15,21 @@ The hook never raises; a failed registration is reported as a warning (Hydra's p
 >>> register_if_solo(modules={})  # no solo-learn in this app: do nothing
 False
 """
-import importlib.util
-import sys
-import warnings
+
 from typing import Mapping, Optional
+
+from hydra_plugins.rpc_plugins_host_hook import register_when_host_imported
+
+
+def _rpc_registered() -> bool:
+    from solo.methods import METHODS
+
+    return "rpc" in METHODS
 
 
 def register_if_solo(modules: Optional[Mapping[str, object]] = None) -> bool:
-    """Import ``rpc_solo`` when solo-learn is already imported in this process; True if ``rpc`` is registered."""
-    modules = sys.modules if modules is None else modules
-    if "solo" not in modules:
-        return False
-    try:
-        if importlib.util.find_spec("solo.methods") is None:  # some other package called "solo"
-            return False
-        import rpc_solo  # noqa: F401  (adds METHODS["rpc"] and the timm_<name> backbones)
-
-        from solo.methods import METHODS
-
-        return "rpc" in METHODS
-    except Exception as e:  # never break the host's own methods
-        warnings.warn(f"rpc-plugins could not register solo-learn method 'rpc': {type(e).__name__}: {e}")
-        return False
+    """Import ``rpc_solo`` when solo is already imported in this process; True if ``rpc`` is registered."""
+    return register_when_host_imported("solo", "solo.methods", "rpc_solo", _rpc_registered, "solo-learn method 'rpc'", modules)
 
 
 register_if_solo()
