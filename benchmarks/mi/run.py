@@ -365,8 +365,10 @@ def main(argv=None):
                         "and variance the sampling floor"}[args.setting]
     seeds_note = (f"{len(args.seeds)} seeds ({' '.join(map(str, args.seeds))}): each cell is the mean over seeds, "
                   "± the sample sd of the per-seed level means" if len(args.seeds) > 1 else f"seed {args.seeds[0]}")
-    desc = (f"**Mode: {mode}.** Setting `{args.setting}`: {critic}, d = {args.dim}, batch {args.batch}, Adam 1e-3, "
-            f"{steps} steps per level (one critic trained straight through 2, 4, 6, 8, 10 nats), statistics over the "
+    training = ("fresh batches only, no training" if args.setting == "oracle" else
+                "Adam 1e-3, one critic trained straight through 2, 4, 6, 8, 10 nats")
+    desc = (f"**Mode: {mode}.** Setting `{args.setting}`: {critic}, d = {args.dim}, batch {args.batch}, {training}, "
+            f"{steps} steps per level, statistics over the "
             f"last {tail} steps of each level; {seeds_note}. "
             "RPC: alpha 1, beta 1e-4, gamma 1 unless the name says otherwise. `rpc[batch_mean]` is the authors' readout "
             "log r(mean_i f_ii) on the authors' critic (output = f); `rpc[per_sample]` mean_i log r(f_ii); `rpc[dv]` "
