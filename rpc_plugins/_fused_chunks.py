@@ -16,6 +16,7 @@ from torch import Tensor
 
 _EXACT = torch.float64
 _EPS = 1e-12
+_PARALLEL_MIN_CHUNKS = 32
 
 
 def _row_norms(x: Tensor, out: Tensor) -> None:
@@ -35,7 +36,8 @@ def _in_parallel(n: int, rows: int, work) -> list:
     restored afterwards.
     """
     chunks = -(-n // rows)
-    workers = max(1, min(torch.get_num_threads(), chunks))
+    # below _PARALLEL_MIN_CHUNKS chunks the work is too short to pay for threads (and their buffers)
+    workers = max(1, min(torch.get_num_threads(), chunks // _PARALLEL_MIN_CHUNKS))
     bounds = [rows * (chunks * k // workers) for k in range(workers)] + [n]
     ranges = [(lo, min(hi, n)) for lo, hi in zip(bounds[:-1], bounds[1:]) if lo < hi]
     def run(bounds):

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rpc_plugins as rp
+from rpc_plugins import _fused_chunks as fc
 from rpc_plugins import fused_statistics as vs
 from tests import reference
 
@@ -86,8 +87,14 @@ def test_chunking_is_invisible(monkeypatch, normalize):
     assert vs._fast_rows(out0, out1) >= 1000  # one chunk by default at this size
     whole = loss_and_grads(loss_fn, out0, out1, negatives)
     monkeypatch.setattr(vs, "_FAST_CHUNK_BYTES", 1)  # 64-row chunks: 16 of them, the last one short
+    monkeypatch.setattr(fc, "_PARALLEL_MIN_CHUNKS", 1)  # and split over two worker threads
     assert vs._fast_rows(out0, out1) == 64
-    chunked = loss_and_grads(loss_fn, out0, out1, negatives)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        chunked = loss_and_grads(loss_fn, out0, out1, negatives)
+    finally:
+        torch.set_num_threads(threads)
     monkeypatch.setattr(vs, "_fast_rows", lambda a, b: 0)  # the simple formulation, 11 uneven chunks
     monkeypatch.setattr(vs, "_chunk_rows", lambda n, d, dtype, device_type="cpu": 97)
     simple = loss_and_grads(loss_fn, out0, out1, negatives)
