@@ -1,4 +1,9 @@
-"""benchmarks/vision/run.py end to end on a tiny Fashion-MNIST slice (real lightly losses, all three parts)."""
+"""benchmarks/vision/run.py end to end on a tiny Fashion-MNIST slice (real lightly losses, every part).
+
+Checks the issue-14 groundwork: the trivial baselines (raw-pixels, random-init, supervised) are rows of
+the same run, the equal-budget tuning record gives every objective the same k, a restarted command
+resumes instead of retraining, and the stability summary names the largest lr that trains.
+"""
 import importlib.util
 import json
 import os
@@ -6,6 +11,9 @@ import os
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TINY = ["--train-size", "200", "--test-size", "100", "--val-size", "60", "--samples", "64", "--sweep-samples", "64",
+        "--seeds", "0", "--batch-sizes", "32", "64", "--lrs", "1e-3", "--grid-seeds", "0", "--tune-trials", "2",
+        "--objectives", "RPC", "NT-Xent", "--parts", "accuracy", "tuning", "stability", "batch"]
 
 
 def load_benchmark():
@@ -15,23 +23,48 @@ def load_benchmark():
     return module
 
 
-def test_tiny_run_writes_tables_plot_and_rerenders(tmp_path):
+def test_tiny_run_writes_baselines_tuning_tables_plot_and_resumes(tmp_path, capsys):
     bench = load_benchmark()
-    bench.main(["--train-size", "300", "--test-size", "200", "--samples", "128", "--sweep-samples", "64",
-                "--seeds", "0", "--batch-sizes", "32", "64", "--lrs", "1e-3", "--grid-seeds", "0",
-                "--objectives", "RPC", "NT-Xent", "--out", str(tmp_path)])
+    bench.main(TINY + ["--out", str(tmp_path)])
     saved = json.load(open(tmp_path / "results.json"))
     rows = saved["results"]
-    assert {r["part"] for r in rows} == {"accuracy", "batch", "stability"}
-    assert {r["objective"] for r in rows} == {"RPC", "NT-Xent"}
+    assert {r["part"] for r in rows} == {"accuracy", "trial", "tuned", "batch", "stability"}
+    accuracy = {r["objective"] for r in rows if r["part"] == "accuracy"}
+    assert accuracy == {"RPC", "NT-Xent", "raw-pixels", "random-init", "supervised"}
     assert all(r["samples"] == 64 for r in rows if r["part"] == "batch")
-    assert all(0.1 < r["linear"] <= 1 and 0.1 < r["knn"] <= 1 for r in rows)  # trained encoders beat chance
+    for r in rows:
+        assert 0.1 < r["linear"] <= 1 and 0.1 < r["knn"] <= 1, r  # every encoder (and the pixels) beats chance
+    # equal budget: the same k for every objective, each trial scored on the validation split
+    tuning = saved["tuning"]
+    assert set(tuning) == {"RPC", "NT-Xent"} and {t["trials"] for t in tuning.values()} == {2}
+    assert all(t["done"] == 2 for t in tuning.values())
+    assert set(tuning["RPC"]["selected"]) == {"alpha", "beta", "gamma", "temperature", "lr"}
+    assert set(tuning["NT-Xent"]["selected"]) == {"temperature", "lr"}
+    trials = [r for r in rows if r["part"] == "trial"]
+    assert len(trials) == 4 and {r["split"] for r in trials} == {"val"}
+    assert all(r["split"] == "test" for r in rows if r["part"] != "trial")
+    assert len({(r["objective"], r["lr"], json.dumps(r["hyper"], sort_keys=True)) for r in trials}) == 4
+    assert saved["stability"]["RPC"]["largest_lr"] == 1e-3
     text = (tmp_path / "results.md").read_text()
-    for heading in ("## 1. Accuracy", "## 2. Batch-size sweep", "## 3. Stability grid", "| RPC |", "| NT-Xent |"):
+    for heading in ("## 1. Accuracy", "## 2. Equal-budget tuning", "## 3. Stability grid", "## 4. Batch-size sweep",
+                    "| RPC |", "| NT-Xent |", "| raw-pixels (baseline) |", "| random-init (baseline) |"):
         assert heading in text
     assert (tmp_path / "vision.png").stat().st_size > 10_000
+    capsys.readouterr()
+    bench.main(TINY + ["--out", str(tmp_path)])  # resumes: every run is already in results.json
+    out = capsys.readouterr().out
+    assert f"resuming: {len(rows)} rows" in out and "] accuracy" not in out
     bench.main(["--render", str(tmp_path / "results.json"), "--out", str(tmp_path / "again")])
     assert (tmp_path / "again" / "results.md").read_text().split("Machine")[1] == text.split("Machine")[1]
+
+
+def test_largest_lr_that_trains_stops_at_the_first_failing_lr():
+    bench = load_benchmark()
+    rows = [dict(objective="RPC", lr=lr, optimizer="sgd", diverged=lr >= 3, collapsed=False) for lr in (0.1, 1, 3, 10)]
+    rows += [dict(objective="DV", lr=lr, optimizer="sgd", diverged=False, collapsed=lr == 0.1) for lr in (0.1, 1)]
+    record = bench.stability_record(rows)
+    assert record["RPC"] == dict(optimizer="sgd", lrs=[0.1, 1, 3, 10], largest_lr=1, first_failing_lr=3)
+    assert record["DV"]["largest_lr"] is None and record["DV"]["first_failing_lr"] == 0.1
 
 
 def test_bad_inputs_are_value_errors(tmp_path):
@@ -40,3 +73,5 @@ def test_bad_inputs_are_value_errors(tmp_path):
         bench.main(["--data-dir", str(tmp_path), "--out", str(tmp_path)])
     with pytest.raises(ValueError, match="unknown objectives"):
         bench.make_objectives(["RPC", "SimSiam"])
+    with pytest.raises(ValueError, match="same number of trials"):
+        bench.parse_args(["--parts", "tuning", "--tune-trials", "1000"])
