@@ -84,9 +84,15 @@ def tuning_section(rows, tuning):
 
 
 def stability_section(rows, summary):
-    grid = select(rows, part="stability")
-    if not grid:
-        return []
+    """One stability table per optimiser in the rows (``summary``: {optimizer: {objective: record}})."""
+    out = []
+    for opt in dict.fromkeys(r.get("optimizer", "adam") for r in select(rows, part="stability")):
+        grid = [r for r in select(rows, part="stability") if r.get("optimizer", "adam") == opt]
+        out += _stability_table(grid, (summary or {}).get(opt, {}))
+    return out
+
+
+def _stability_table(grid, summary):
     lrs = sorted({r["lr"] for r in grid})
     body = []
     for n in tables.ordered(grid):
@@ -96,7 +102,7 @@ def stability_section(rows, summary):
             c = [r for r in rs if r["lr"] == lr]
             cells.append(f"{sum(r['diverged'] for r in c)}+{sum(r['collapsed'] for r in c)}/{len(c)}")
         bad = sum(r["diverged"] or r["collapsed"] for r in rs)
-        largest = (summary or {}).get(n, {}).get("largest_lr", "n/a")
+        largest = summary.get(n, {}).get("largest_lr", "n/a")
         body.append([n] + cells + [f"{bad}/{len(rs)}", f"{100 * mean([r['knn'] for r in rs]):.1f}",
                                    "none" if largest is None else f"{largest:g}" if isinstance(largest, float)
                                    else str(largest)])
@@ -129,7 +135,8 @@ def write(rows, args, out, wall, extra=None):
     """results.md and vision.png in ``out`` (results.json is the caller's)."""
     extra = extra or {}
     os.makedirs(out, exist_ok=True)
-    lines = [TITLE, "", f"Command: `{_get(args, 'command')}`  ",
+    commands = extra.get("commands") or [_get(args, "command")]
+    lines = [TITLE, "", "Command: `" + "` then `".join(commands) + "`  ",
              f"Machine: {_get(args, 'machine')}; wall {wall / 60:.1f} min  ",
              f"Data: Fashion-MNIST from `{_get(args, 'data_dir')}`: first {_get(args, 'train_size')} training images "
              f"(pretraining and probe fitting), first {_get(args, 'test_size')} test images (scores). Backbone "
@@ -179,6 +186,7 @@ def plot(rows, path):
     for j, lr in enumerate(lrs):
         bad = [sum(r["diverged"] or r["collapsed"] for r in select(grid, objective=n, lr=lr)) for n in gnames]
         axes[2].bar([i - 0.4 + width * (j + 0.5) for i in range(len(gnames))], bad, width, label=f"lr={lr:g}")
+        # (several optimisers in one file share the panel: bars count both, the tables split them)
     axes[2].set_xticks(range(len(gnames)))
     axes[2].set_xticklabels(gnames, rotation=30, ha="right")
     total_bad = sum(r["diverged"] or r["collapsed"] for r in grid)
@@ -186,7 +194,7 @@ def plot(rows, path):
     if grid and not total_bad:
         axes[2].text(0.5, 0.5, f"no diverged or collapsed run\n({len(grid)} runs, lr {', '.join(f'{lr:g}' for lr in lrs)})",
                      transform=axes[2].transAxes, ha="center", va="center")
-    opt = grid[0].get("optimizer", "adam") if grid else ""
+    opt = "/".join(dict.fromkeys(r.get("optimizer", "adam") for r in grid))
     axes[2].set(ylabel="diverged + collapsed runs", title=f"stability grid (lr x seed, {opt})")
     if grid:
         axes[2].legend(fontsize=7)
@@ -203,8 +211,8 @@ def render(paths, out):
             r.setdefault("samples", saved["args"]["samples"])
         later = {r["part"] for r in saved["results"]}
         rows = [r for r in rows if r["part"] not in later] + saved["results"]
-        commands.append(saved["args"]["command"])
+        commands += saved.get("commands") or [saved["args"]["command"]]
         wall += saved.get("wall", 0.0)
-        extra.update({k: v for k, v in saved.items() if k not in ("args", "results", "wall")})
-    args = dict(saved["args"], command="` then `".join(commands))
-    write(rows, args, out, wall, extra)
+        extra.update({k: v for k, v in saved.items() if k not in ("args", "results", "wall", "commands")})
+    extra["commands"] = list(dict.fromkeys(commands))
+    write(rows, saved["args"], out, wall, extra)

@@ -36,7 +36,8 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))  # run from a checkout without installing
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path[:0] = [ROOT, os.path.join(ROOT, "adapters")]  # run from a checkout without installing
 
 import torch  # noqa: E402
 
@@ -234,7 +235,9 @@ def experiment(args, store, splits, names):
                     hyper, _ = at(args, store, n)
                     runner(item("stability", n, hyper=hyper, batch_size=args.batch_size, lr=lr, seed=s,
                                 samples=args.samples, optimizer=args.stability_optimizer))
-        store.extra["stability"] = stability_record(select(store.rows, part="stability"))
+        grid = select(store.rows, part="stability")
+        store.extra["stability"] = {opt: stability_record(select(grid, optimizer=opt))
+                                    for opt in dict.fromkeys(r["optimizer"] for r in grid)}
         store.save(wall())
     if "batch" in args.parts:
         for b in args.batch_sizes:
@@ -317,6 +320,12 @@ def main(argv=None):
     dev = torch.cuda.get_device_name(0) if args.device.startswith("cuda") else (platform.processor() or "cpu")
     args.machine = (f"{dev}, {os.cpu_count()} CPUs, device {args.device}, torch {torch.__version__}, "
                     f"Python {platform.python_version()}, {torch.get_num_threads()} CPU threads")
+    try:
+        import lightly
+
+        args.machine += f", lightly {lightly.__version__}"
+    except Exception:
+        args.machine += ", lightly absent (NT-Xent = rpc_plugins infonce, DCL skipped)"
     data = tuple(t.to(args.device) for t in hdata.load_fashion_mnist(args.data_dir, args.train_size, args.test_size))
     splits = hdata.splits(data, args.val_size)
     names = available(args.objectives)
@@ -324,6 +333,9 @@ def main(argv=None):
     store = ResultsFile(os.path.join(args.out, "results.json"), vars(args), fresh=args.fresh)
     if store.rows:
         print(f"resuming: {len(store.rows)} rows already in {store.path}", flush=True)
+    commands = store.extra.setdefault("commands", [])
+    if args.command not in commands:  # one results.json may gather several commands' parts
+        commands.append(args.command)
     wall = experiment(args, store, splits, names)
     store.save(wall)
     report.write(store.rows, args, args.out, store.wall_before + wall, store.extra)

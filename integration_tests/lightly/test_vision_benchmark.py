@@ -12,7 +12,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TINY = ["--train-size", "200", "--test-size", "100", "--val-size", "60", "--samples", "64", "--sweep-samples", "64",
-        "--seeds", "0", "--batch-sizes", "32", "64", "--lrs", "1e-3", "--grid-seeds", "0", "--tune-trials", "2",
+        "--seeds", "0", "--batch-size", "32", "--batch-sizes", "32", "64", "--lrs", "1e-3", "--grid-seeds", "0", "--tune-trials", "2",
         "--objectives", "RPC", "NT-Xent", "--parts", "accuracy", "tuning", "stability", "batch"]
 
 
@@ -44,7 +44,7 @@ def test_tiny_run_writes_baselines_tuning_tables_plot_and_resumes(tmp_path, caps
     assert len(trials) == 4 and {r["split"] for r in trials} == {"val"}
     assert all(r["split"] == "test" for r in rows if r["part"] != "trial")
     assert len({(r["objective"], r["lr"], json.dumps(r["hyper"], sort_keys=True)) for r in trials}) == 4
-    assert saved["stability"]["RPC"]["largest_lr"] == 1e-3
+    assert saved["stability"]["adam"]["RPC"]["largest_lr"] == 1e-3
     text = (tmp_path / "results.md").read_text()
     for heading in ("## 1. Accuracy", "## 2. Equal-budget tuning", "## 3. Stability grid", "## 4. Batch-size sweep",
                     "| RPC |", "| NT-Xent |", "| raw-pixels (baseline) |", "| random-init (baseline) |"):
