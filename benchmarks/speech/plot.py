@@ -18,9 +18,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ORDER = ["rpc", "rpc_a1", "infonce", "binary", "untrained"]
+ORDER = ["rpc", "rpc_a1", "infonce", "binary", "untrained", "raw-features"]
 LABELS = {"rpc": "RPC α=0.3", "rpc_a1": "RPC α=1", "infonce": "InfoNCE (CPC)", "binary": "binary (wav2vec v1)",
-          "untrained": "untrained"}
+          "untrained": "untrained", "raw-features": "raw spectrum"}
 
 
 def main():

@@ -29,7 +29,9 @@ import time
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "adapters"))
+sys.path[:0] = [os.path.join(ROOT, "adapters"), ROOT]
+
+from benchmarks.harness.probes import sklearn_linear  # noqa: E402
 USER_DIR = os.path.join(ROOT, "adapters", "rpc_fairseq")
 CONFIGS = os.path.join(ROOT, "examples", "fairseq")
 BIN = os.path.dirname(sys.executable)
@@ -126,24 +128,31 @@ def features(model, data, records):
     return out
 
 
-def probe(train_x, train_y, test_x, test_y):
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
+def raw_features(data, records, window=400):
+    """The raw-input baseline: log-magnitude spectrum (Hann window, 25 ms) of each 10 ms frame, aligned
+    with the model's frames (frame i starts at sample 160 i, like the encoder's receptive field)."""
+    import soundfile as sf
 
-    scaler = StandardScaler().fit(train_x)
-    clf = LogisticRegression(max_iter=1000).fit(scaler.transform(train_x), train_y)
-    return float((clf.predict(scaler.transform(test_x)) == test_y).mean())
+    out, hann = [], np.hanning(window).astype(np.float32)
+    for r in records:
+        wav, _ = sf.read(os.path.join(data, r["path"]), dtype="float32")
+        wav = (wav - wav.mean()) / (wav.std() + 1e-5)  # task.normalize=true, as the model sees it
+        count = n_frames(len(wav))
+        frames = np.stack([wav[i * FRAME:i * FRAME + window] for i in range(count)])
+        out.append(np.log(np.abs(np.fft.rfft(frames * hann, axis=1)) + 1e-3))
+    return out
 
 
-def evaluate(model, data, records):
+def evaluate(model, data, records, feats=None):
+    """Phone and speaker probe accuracies on ``model``'s frozen c_t (or on precomputed ``feats``)."""
     phone_ids, speakers = {}, {s: i for i, s in enumerate(sorted({r["speaker"] for r in records}))}
     split = {"train": ([], [], []), "valid": ([], [], [])}
-    for r, c in zip(records, features(model, data, records)):
+    for r, c in zip(records, feats if feats is not None else features(model, data, records)):
         phones, spk = frame_labels(r, len(c), phone_ids, speakers)
         xs, ps, ss = split[r["split"]]
         xs.append(c), ps.append(phones), ss.append(spk)
     (trx, trp, trs), (vax, vap, vas) = [[np.concatenate(a) for a in split[k]] for k in ("train", "valid")]
-    return {"phone_acc": probe(trx, trp, vax, vap), "speaker_acc": probe(trx, trs, vax, vas),
+    return {"phone_acc": sklearn_linear(trx, trp, vax, vap), "speaker_acc": sklearn_linear(trx, trs, vax, vas),
             "n_phones": len(phone_ids), "train_frames": len(trx), "valid_frames": len(vax)}
 
 
@@ -199,6 +208,10 @@ def main():
     records = [json.loads(line) for line in open(labels)]
 
     rows, curves = [], {}
+    print(f"[{time.time() - start:5.0f}s] probing the raw-features baseline (no encoder)", flush=True)
+    rows.append(dict(method="raw-features", seed=0, **evaluate(None, args.data, records,
+                                                              feats=raw_features(args.data, records))))
+    print(f"[{time.time() - start:5.0f}s] {rows[-1]}", flush=True)
     for seed in range(1, args.seeds + 1):
         for method in METHODS:
             save_dir = os.path.join(args.runs, f"{method}_s{seed}")
@@ -229,7 +242,7 @@ def save(rows, curves, args, elapsed):
 def write_markdown(rows, args, elapsed, has_png, path, majority):
     import platform
 
-    names = ["rpc", "rpc_a1", "infonce", "binary", "untrained"]
+    names = ["rpc", "rpc_a1", "infonce", "binary", "untrained", "raw-features"]
     lines = ["# Speech: frozen linear probes after brief wav2vec (CPC-style) pretraining", "",
              "Command: `OMP_NUM_THREADS=1 .venvs/fairseq/bin/python benchmarks/speech/run.py "
              f"--utterances {args.utterances} --updates {args.updates} --seeds {args.seeds}`", "",
@@ -252,7 +265,8 @@ def write_markdown(rows, args, elapsed, has_png, path, majority):
         label = {"rpc": "rpc alpha=0.3 (beta=0.01 gamma=0.1, critic_scale=0.05)",
                  "rpc_a1": "rpc alpha=1.0 (beta=0.01 gamma=0.1, critic_scale=0.05)",
                  "infonce": "wav2vec infonce=true (CPC / InfoNCE)", "binary": "wav2vec infonce=false (binary)",
-                 "untrained": "untrained (random init, control)"}[name]
+                 "untrained": "untrained (random init, control)",
+                 "raw-features": "raw-features: log spectrum of each 10 ms frame (no encoder, control)"}[name]
         lines.append(f"| {label} | {cells[0]} | {cells[1]} |")
     lines.append(f"| majority class (no features) | {majority['phone_acc']:.3f} | {majority['speaker_acc']:.3f} |")
     if has_png:

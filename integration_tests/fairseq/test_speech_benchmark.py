@@ -13,8 +13,8 @@ def test_speech_benchmark_smoke(speech_corpus, tmp_path):
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=dict(os.environ, OMP_NUM_THREADS="1"))
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     rows = json.load(open(tmp_path / "out" / "results.json"))["rows"]
-    assert [r["method"] for r in rows] == ["rpc", "rpc_a1", "infonce", "binary", "untrained"]
+    assert [r["method"] for r in rows] == ["raw-features", "rpc", "rpc_a1", "infonce", "binary", "untrained"]
     for r in rows:
         assert 0.0 <= r["phone_acc"] <= 1.0 and 0.0 <= r["speaker_acc"] <= 1.0 and r["n_phones"] > 5
     table = open(tmp_path / "out" / "results.md").read()
-    assert "| majority class" in table and "wav2vec infonce=false (binary)" in table
+    assert "| majority class" in table and "wav2vec infonce=false (binary)" in table and "| raw-features" in table
