@@ -23,8 +23,11 @@ import sys
 import tempfile
 import time
 
-import numpy as np
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))  # the checkout
+
+from benchmarks.harness.probes import sklearn_knn, sklearn_linear  # noqa: E402
 
 METHODS_TO_RUN = ("simclr", "byol", "rpc")
 
@@ -74,18 +77,10 @@ def features(model, loader):
 
 
 def frozen_probes(model, data_dir):
-    """(logistic-regression top-1, 20-NN cosine top-1) on frozen encoder features."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.neighbors import KNeighborsClassifier
-    from sklearn.preprocessing import StandardScaler
-
+    """(logistic-regression top-1, 20-NN cosine top-1) on frozen encoder features (the harness's probes)."""
     xtr, ytr = features(model, val_loader(data_dir, "train"))
     xte, yte = features(model, val_loader(data_dir, "val"))
-    scaler = StandardScaler().fit(xtr)
-    lin = LogisticRegression(max_iter=2000).fit(scaler.transform(xtr), ytr).score(scaler.transform(xte), yte)
-    norm = lambda x: x / (np.linalg.norm(x, axis=1, keepdims=True) + 1e-12)  # noqa: E731
-    knn = KNeighborsClassifier(n_neighbors=20, metric="cosine").fit(norm(xtr), ytr).score(norm(xte), yte)
-    return float(lin), float(knn)
+    return sklearn_linear(xtr, ytr, xte, yte, max_iter=2000), sklearn_knn(xtr, ytr, xte, yte, k=20)
 
 
 class Progress:
