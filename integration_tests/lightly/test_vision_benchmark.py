@@ -75,3 +75,17 @@ def test_bad_inputs_are_value_errors(tmp_path):
         bench.make_objectives(["RPC", "SimSiam"])
     with pytest.raises(ValueError, match="same number of trials"):
         bench.parse_args(["--parts", "tuning", "--tune-trials", "1000"])
+
+
+def test_harness_and_vision_module_examples():
+    """The ``>>>`` examples of the shared harness (probes, tuning draws, LARS, rows) and the vision modules."""
+    import doctest
+    import importlib
+
+    load_benchmark()  # puts the checkout on sys.path
+    names = ["augment", "data", "optim", "plots", "probes", "rows", "tables", "tuning"]
+    modules = [f"benchmarks.harness.{n}" for n in names] + [
+        f"benchmarks.vision.{n}" for n in ("models", "objectives", "report", "train")]
+    for name in modules:
+        result = doctest.testmod(importlib.import_module(name))
+        assert result.failed == 0 and result.attempted > 0, name
