@@ -18,7 +18,7 @@ budget (the same number of training images seen by every run):
 
 ``--sweep-at tuned`` runs the stability and batch parts at each objective's tuned setting.
 
-    python benchmarks/vision/run.py --quick --out /tmp/vision      # CPU smoke (seconds to minutes)
+    python benchmarks/vision/run.py --quick --out /tmp/vision      # CPU smoke (a few minutes)
     python benchmarks/vision/run.py --device cuda --out OUT        # all parts at the defaults (GPU)
 
 The GPU commands that produce the committed evidence are in benchmarks/vision/README.md. results.json
@@ -327,7 +327,7 @@ def main(argv=None):
     except Exception:
         args.machine += ", lightly absent (NT-Xent = rpc_plugins infonce, DCL skipped)"
     data = tuple(t.to(args.device) for t in hdata.load_fashion_mnist(args.data_dir, args.train_size, args.test_size))
-    splits = hdata.splits(data, args.val_size)
+    splits = hdata.splits(data, args.val_size if "tuning" in args.parts else 0)  # validation: tuning only
     names = available(args.objectives)
     args.tune_objectives = [n for n in args.tune_objectives if n in names]
     store = ResultsFile(os.path.join(args.out, "results.json"), vars(args), fresh=args.fresh)
