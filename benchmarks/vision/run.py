@@ -51,6 +51,7 @@ from benchmarks.vision.objectives import BASELINES, SPECS, available, make_loss,
 DEFAULT_DATA = hdata.DEFAULT_FASHION_MNIST
 PARTS = ("accuracy", "tuning", "stability", "batch")
 COLLAPSE_KNN = 0.2  # collapsed: kNN top-1 below this, or near-constant features (spread < 1e-3)
+_WARNED = set()  # objectives already reported as lacking a tuning record
 
 
 # ------------------------------------------------------------------------------------------ plan
@@ -206,6 +207,10 @@ def at(args, store, name):
     if args.sweep_at == "tuned" and selected:
         hyper = {k: v for k, v in selected.items() if k != "lr"}
         return hyper, selected["lr"]
+    if args.sweep_at == "tuned" and name not in _WARNED:
+        _WARNED.add(name)
+        print(f"--sweep-at tuned: no finished tuning record for {name} in results.json; its defaults are used",
+              flush=True)
     return {}, args.lr
 
 
