@@ -117,13 +117,14 @@ class _ViewStatistics(torch.autograd.Function):
                 part_total = part_total + v.sum(0)
                 part_self = part_self + torch.stack([n2_v.sum(), (n2_v * n2_v).sum()])
                 p = (u * v).sum(1)
-                sums[2:] += 2 * torch.stack([p.sum(), (p * p).sum()]).to(_EXACT)
+                sums = sums + torch.cat([sums.new_zeros(2), 2 * torch.stack([p.sum(), (p * p).sum()]).to(_EXACT)])
                 denoms.append(denom_v)
                 sq_norms.append(n2_v)
                 dots.append(p)
-            gram += part_gram.to(_EXACT)
-            total += part_total.to(_EXACT)
-            sums[:2] += part_self.to(_EXACT)
+            # out of place: torch 2.11's AOTAutograd got this Function's backward wrong with in-place sums
+            gram = gram + part_gram.to(_EXACT)
+            total = total + part_total.to(_EXACT)
+            sums = sums + torch.cat([part_self.to(_EXACT), sums.new_zeros(2)])
         saved = [a] + ([b] if b is not None else [])
         saved.append(torch.cat(sq_norms) if len(sq_norms) > 1 else sq_norms[0])
         if normalize:
