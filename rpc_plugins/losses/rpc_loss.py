@@ -22,6 +22,8 @@ from ..moments import ScoreMoments, rpc_objective
 from ..two_view_moments import all_reduced_two_view_moments, fused_two_view_moments, two_view_moments
 from ._two_view import TwoViewLoss, autocast_disabled, warn_no_negatives
 
+# The authors' released settings (vision/run.py flags of martinmamql/relative_predictive_coding):
+# unnormalised projections (hidden_norm=False) and T = projection width (CIFAR) or 32 (ImageNet).
 PAPER_PRESETS = {
     "cifar10": dict(alpha=0.0, beta=0.001, gamma=1.0, temperature=128.0, normalize=False),
     "imagenet-resnet50": dict(alpha=0.3, beta=0.01, gamma=0.1, temperature=32.0, normalize=False),

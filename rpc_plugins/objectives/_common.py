@@ -22,10 +22,16 @@ def prepare(name: str, pos: Tensor, neg: Tensor, neg_mask: Optional[Tensor]) -> 
     pos, neg = upcast(pos), upcast(neg)
     valid = valid_negatives(neg, neg_mask)
     count = valid.sum()
-    if neg.shape[1] == 0 or _known_value(count) == 0:  # a count on an accelerator is not read back
-        raise too_few_negatives(name)
+    require_negatives(name, neg, count)
     neg = torch.where(valid, neg, torch.zeros_like(neg))
     return Scores(pos, neg, valid, count.to(neg.dtype))
+
+
+def require_negatives(name: str, neg: Tensor, count) -> None:
+    """On scores, a set without any valid negative is the caller's error (a count on an accelerator is
+    not read back: that check is skipped there rather than synchronising)."""
+    if neg.shape[1] == 0 or _known_value(count) == 0:
+        raise too_few_negatives(name)
 
 
 def pooled_mean(values: Tensor, s: Scores) -> Tensor:

@@ -16,10 +16,15 @@ score set without negatives: there it is a caller's error, not a batch-size edge
 >>> float(positive_only_loss("nwj", torch.tensor([3.0, 1.0])))
 -2.0
 """
+import inspect
+
 import torch.nn.functional as F
 from torch import Tensor
 
 from .._dtypes import upcast
+from .rpc import rpc_loss
+
+_RPC_DEFAULT_BETA = inspect.signature(rpc_loss).parameters["beta"].default
 
 
 def positive_only_loss(name: str, pos: Tensor, **hyper) -> Tensor:
@@ -32,5 +37,5 @@ def positive_only_loss(name: str, pos: Tensor, **hyper) -> Tensor:
     if name in ("js", "mio"):
         return F.softplus(-pos).mean()  # BCE(pos, 1); the negatives' BCE term is 0
     if name == "rpc":
-        return -(pos.mean() - 0.5 * hyper.get("beta", 0.01) * (pos * pos).mean())
+        return -(pos.mean() - 0.5 * hyper.get("beta", _RPC_DEFAULT_BETA) * (pos * pos).mean())
     raise ValueError(f"unknown objective {name!r}")

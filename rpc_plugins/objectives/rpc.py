@@ -13,8 +13,9 @@ from typing import Optional
 
 from torch import Tensor
 
-from ..moments import ScoreMoments, _known_value, rpc_objective
-from .._validation import check_nonnegative, too_few_negatives
+from ..moments import ScoreMoments, rpc_objective
+from .._validation import check_nonnegative
+from ._common import require_negatives
 
 
 def rpc_loss(
@@ -40,6 +41,5 @@ def rpc_loss(
     """
     check_nonnegative(alpha=alpha, beta=beta, gamma=gamma)
     moments = ScoreMoments.from_scores(pos, neg, neg_mask)
-    if neg.shape[1] == 0 or _known_value(moments.neg_count) == 0:  # on scores, no negative is an error
-        raise too_few_negatives("rpc")
+    require_negatives("rpc", neg, moments.neg_count)
     return -rpc_objective(moments, alpha, beta, gamma)
