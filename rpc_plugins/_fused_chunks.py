@@ -1,22 +1,35 @@
 """Eager kernels of the fused two-view statistics: cache-sized chunks, few passes, no allocation per chunk.
 
-On a CPU the statistics are bound by memory traffic, not by the d x d products: one elementwise
-pass over a chunk that has left the cache costs as much as that chunk's Gram matrix. So each chunk
-(``rows`` rows of each view, sized to stay in the L2 cache) is normalised once into a preallocated
-buffer ``[u; v | 1]`` whose ones column lets one matrix product return the Gram matrix and the
-column sums together; in the backward one product ``[u; v | 1] @ [[G + G^T + c I], [g_total]]``
-gives the linear part of every row's gradient, the rest is three per-row-scaled additions written
-straight into the gradient. Used for float32/float64 inputs outside ``torch.compile`` (the compiler
-fuses the simple formulation in ``fused_statistics`` itself). Math: see ``fused_statistics``.
+On a CPU the statistics are bound by memory traffic and per-op overhead, not by the d x d
+products: one elementwise pass over a chunk that has left the cache costs as much as that chunk's
+Gram matrix. So the rows are split once into cache-sized chunks (``rows`` rows of each view).
+
+Forward, per chunk: the row norms (the one read of the inputs from memory), the normalised rows
+written into a preallocated buffer ``[u; v | 1]`` whose ones column makes one product return the
+Gram matrix and the column sums together, and the row dots <u_i, v_i>.
+
+Backward, per chunk and view, written straight into the gradient: with ``s`` = 1/max(|a_i|, eps),
+
+    dL/da_i = s^2 a_i M + s g_total  +  c_i a_i  +  e_i b_i
+
+(M = G + G^T + c_self I; c_i and e_i per-row scalars, c_i holding the radial projection
+a_i . (s^2 a_i M + s g_total)). The first two terms are one product of the buffer
+``[s^2 a | s]`` with ``[M; g_total]``, whose output is the gradient itself; the row dot and two
+per-row-scaled additions finish it. Used for float32/float64 inputs outside ``torch.compile``
+(the compiler fuses the simple formulation in ``fused_statistics`` itself). Math: see
+``fused_statistics``.
 """
 from concurrent.futures import ThreadPoolExecutor
 
 import torch
 from torch import Tensor
 
+from . import cpu_kernel
+
 _EXACT = torch.float64
 _EPS = 1e-12
 _PARALLEL_MIN_CHUNKS = 32
+_FP32_PRODUCTS_PER_FLUSH = 4  # chunk products summed in the input dtype before the float64 sum
 
 
 def _row_norms(x: Tensor, out: Tensor) -> None:
@@ -24,6 +37,11 @@ def _row_norms(x: Tensor, out: Tensor) -> None:
         torch.linalg.vector_norm(x, dim=1, out=out)
     else:  # torch < 1.9
         out.copy_(x.norm(dim=1))
+
+
+def _row_dots(x: Tensor, y: Tensor, tmp: Tensor, out: Tensor) -> None:
+    """out_i = <x_i, y_i>, through a preallocated (rows, d) scratch buffer (no allocation)."""
+    torch.sum(torch.mul(x, y, out=tmp), 1, out=out)
 
 
 def _in_parallel(n: int, rows: int, work) -> list:
@@ -40,6 +58,7 @@ def _in_parallel(n: int, rows: int, work) -> list:
     workers = max(1, min(torch.get_num_threads(), chunks // _PARALLEL_MIN_CHUNKS))
     bounds = [rows * (chunks * k // workers) for k in range(workers)] + [n]
     ranges = [(lo, min(hi, n)) for lo, hi in zip(bounds[:-1], bounds[1:]) if lo < hi]
+
     def run(bounds):
         with torch.no_grad():  # grad mode is thread-local: new threads start with it on
             return work(*bounds)
@@ -55,12 +74,17 @@ def _in_parallel(n: int, rows: int, work) -> list:
         torch.set_num_threads(previous)
 
 
-def _row_dots(x: Tensor, y: Tensor, tmp: Tensor, out: Tensor) -> None:
-    """out_i = <x_i, y_i> (one fused pass where torch has linalg.vecdot, torch >= 2.0)."""
-    if hasattr(torch, "linalg") and hasattr(torch.linalg, "vecdot"):
-        torch.linalg.vecdot(x, y, out=out)
-    else:
-        torch.sum(torch.mul(x, y, out=tmp), 1, out=out)
+def _kernel_for(a: Tensor, b: Tensor):
+    """The opt-in C++ kernel (``cpu_kernel``) when it is enabled and the inputs suit it, else None."""
+    kernel = cpu_kernel.loaded()
+    if kernel is None or not (a.is_contiguous() and b.is_contiguous()):
+        return None
+    return kernel
+
+
+def _chunks(rows: int, start: int, stop: int, *tensors: Tensor):
+    """Zip of the tensors' rows start:stop in chunks of ``rows`` (views made in one call each)."""
+    return zip(*(t[start:stop].split(rows) for t in tensors))
 
 
 def forward(a: Tensor, b: Tensor, normalize: bool, rows: int):
@@ -68,30 +92,38 @@ def forward(a: Tensor, b: Tensor, normalize: bool, rows: int):
     n, d = a.shape
     dt, dev = a.dtype, a.device
     norm_a, norm_b, dots = (torch.empty(n, dtype=dt, device=dev) for _ in range(3))
+    kernel = _kernel_for(a, b)
 
     def work(start: int, stop: int) -> Tensor:
+        if kernel is not None:
+            return kernel.forward_range(a, b, norm_a, norm_b, dots, start, stop, rows, normalize,
+                                        _FP32_PRODUCTS_PER_FLUSH)
         buf = torch.empty(2 * rows, d + 1, dtype=dt, device=dev)
         buf[:, d] = 1
         tmp = torch.empty(rows, d, dtype=dt, device=dev)
-        part = torch.empty(d + 1, d + 1, dtype=dt, device=dev)
+        denom = torch.empty(rows, 1, dtype=dt, device=dev)
+        part = torch.zeros(d + 1, d + 1, dtype=dt, device=dev)
         acc = torch.zeros(d + 1, d + 1, dtype=_EXACT, device=dev)
-        for s in range(start, stop, rows):
-            r = min(rows, stop - s)
-            e = s + r
+        pending = 0
+        for a_c, b_c, na, nb, p in _chunks(rows, start, stop, a, b, norm_a, norm_b, dots):
+            r = a_c.shape[0]
             u, v = buf[:r, :d], buf[r:2 * r, :d]
-            _row_norms(a[s:e], norm_a[s:e])
-            _row_norms(b[s:e], norm_b[s:e])
-            if normalize:
-                torch.div(a[s:e], norm_a[s:e].clamp_min(_EPS)[:, None], out=u)
-                torch.div(b[s:e], norm_b[s:e].clamp_min(_EPS)[:, None], out=v)
-            else:
-                u.copy_(a[s:e])
-                v.copy_(b[s:e])
+            for x, norm, out in ((a_c, na, u), (b_c, nb, v)):
+                _row_norms(x, norm)
+                if normalize:
+                    torch.clamp_min(norm, _EPS, out=denom[:r, 0])
+                    torch.div(x, denom[:r], out=out)
+                else:
+                    out.copy_(x)
             block = buf[:2 * r]
-            torch.mm(block.t(), block, out=part)  # [G_u + G_v, column sums; ., 2r]
-            acc += part
-            _row_dots(u, v, tmp[:r], dots[s:e])
-        return acc
+            torch.addmm(part, block.t(), block, out=part)  # += [G_u + G_v, column sums; ., 2r]
+            pending += 1
+            if pending == _FP32_PRODUCTS_PER_FLUSH:
+                acc += part
+                part.zero_()
+                pending = 0
+            _row_dots(u, v, tmp[:r], p)
+        return acc + part
 
     acc = torch.stack(_in_parallel(n, rows, work)).sum(0)
     n2 = torch.stack([_sq_norm_ratio(norm_a, normalize), _sq_norm_ratio(norm_b, normalize)]).to(_EXACT)
@@ -108,6 +140,22 @@ def _sq_norm_ratio(norm: Tensor, normalize: bool) -> Tensor:
     return ratio * ratio
 
 
+def _row_coefficients(norm: Tensor, dots: Tensor, beta: Tensor, c_selfsq: Tensor, normalize: bool):
+    """Per-row (scale s, self coefficient c0, radial coefficient k) of one view.
+
+    dL/da_i = Z_i + (c0_i - k_i <a_i, Z_i>) a_i + e_i b_i with Z_i = s_i^2 a_i M + s_i g_total: the
+    self term c_selfsq |u_i|^2 u_i and the projection -u_i <u_i, dL/du_i> / |a_i| of
+    ``F.normalize``'s backward (skipped on rows it clamps), rewritten for the raw row a_i = u_i / s_i.
+    """
+    n2 = _sq_norm_ratio(norm, normalize)
+    if not normalize:
+        return torch.ones_like(norm), c_selfsq * n2, None
+    s = 1.0 / norm.clamp_min(_EPS)
+    keep_s = (norm > _EPS).to(norm.dtype) * s
+    base = c_selfsq * n2 * s - (c_selfsq * n2 * n2 + beta * dots) * keep_s
+    return s, base * s, keep_s * s
+
+
 def backward(a: Tensor, b: Tensor, saved, normalize: bool, rows: int, grads, want_a: bool, want_b: bool):
     """Input gradients from the statistics' gradients ``grads = (g_total, g_gram, g_self, g_selfsq,
     g_pos, g_possq)``; the per-row formula is in ``fused_statistics``."""
@@ -115,62 +163,64 @@ def backward(a: Tensor, b: Tensor, saved, normalize: bool, rows: int, grads, wan
     norm_a, norm_b, dots = saved
     n, d = a.shape
     dt, dev = a.dtype, a.device
-    c_self = (2 * g_self).to(dt)  # 0-d tensors throughout: nothing is read on the host
-    c_selfsq = (4 * g_selfsq).to(dt)
+    c_selfsq = (4 * g_selfsq).to(dt)  # 0-d tensors throughout: nothing is read on the host
     weights = torch.empty(d + 1, d, dtype=dt, device=dev)
     weights[:d] = (g_gram + g_gram.t()).to(dt)
-    weights[:d].diagonal().add_(c_self)
+    weights[:d].diagonal().add_((2 * g_self).to(dt))
     weights[d] = g_total.to(dt)
-    beta = (2 * g_pos).to(dt) + (4 * g_possq).to(dt) * dots  # partner coefficient per row
-    # Per-row weights, (N, 1) columns computed once: grad = Y w_y + x_self w_self + x_other w_other with
-    # w_self = base - (u.Y) keep/|a| (the radial part u.g = u.Y + c_selfsq |u|^4 + beta p is projected
-    # out, except on rows F.normalize clamped).
-    per_view = []
-    for norm, wanted in ((norm_a, want_a), (norm_b, want_b)):
-        n2 = _sq_norm_ratio(norm, normalize)
-        if normalize:
-            inv = 1.0 / norm.clamp_min(_EPS)
-            keep_inv = (norm > _EPS).to(dt) * inv
-            base = c_selfsq * n2 * inv - (c_selfsq * n2 * n2 + beta * dots) * keep_inv
-            per_view.append((inv[:, None], base[:, None], keep_inv[:, None], (beta * inv)[:, None], wanted))
-        else:
-            per_view.append((None, (c_selfsq * n2)[:, None], None, beta[:, None], wanted))
+    beta = (2 * g_pos).to(dt) + (4 * g_possq).to(dt) * dots  # partner coefficient per row (of u, v)
+    s_a, c0_a, k_a = _row_coefficients(norm_a, dots, beta, c_selfsq, normalize)
+    s_b, c0_b, k_b = _row_coefficients(norm_b, dots, beta, c_selfsq, normalize)
+    partner = beta * s_a * s_b if normalize else beta  # e_i, the same for both views
+    scale2_a, scale2_b = (s_a * s_a, s_b * s_b) if normalize else (None, None)
     grad_a = torch.empty_like(a) if want_a else None
     grad_b = torch.empty_like(b) if want_b else None
+    if not normalize:  # s^2 and k are unused: any N-vector keeps the argument lists aligned
+        scale2_a, k_a, scale2_b, k_b = s_a, s_a, s_b, s_b
+    kernel = _kernel_for(a, b)
+    if kernel is not None:
+        none = a.new_empty(0)
+
+        def work(start: int, stop: int) -> None:
+            kernel.backward_range(a, b, none if grad_a is None else grad_a, none if grad_b is None else grad_b,
+                                  weights, s_a, scale2_a, c0_a, k_a, s_b, scale2_b, c0_b, k_b, partner,
+                                  start, stop, rows, normalize)
+
+        _in_parallel(n, rows, work)
+        return grad_a, grad_b
+    views = []  # (rows, partner rows, gradient, s, s^2, c0, k) of each view that wants a gradient
+    if want_a:
+        views.append((a, b, grad_a, s_a, scale2_a, c0_a, k_a))
+    if want_b:
+        views.append((b, a, grad_b, s_b, scale2_b, c0_b, k_b))
+    flat = [t for view in views for t in view] + [partner]
 
     def work(start: int, stop: int) -> None:
-        buf = torch.empty(2 * rows, d + 1, dtype=dt, device=dev)
-        buf[:, d] = 1
-        prod = torch.empty(2 * rows, d, dtype=dt, device=dev)
-        tmp = torch.empty(2 * rows, d, dtype=dt, device=dev)
-        radial = torch.empty(2 * rows, 1, dtype=dt, device=dev)
-        w_self = torch.empty(rows, 1, dtype=dt, device=dev)
-        for s in range(start, stop, rows):
-            r = min(rows, stop - s)
-            e = s + r
-            u, v = buf[:r, :d], buf[r:2 * r, :d]
-            if normalize:
-                torch.mul(a[s:e], per_view[0][0][s:e], out=u)
-                torch.mul(b[s:e], per_view[1][0][s:e], out=v)
-            else:
-                u.copy_(a[s:e])
-                v.copy_(b[s:e])
-            y = torch.mm(buf[:2 * r], weights, out=prod[:2 * r])  # u (G + G^T + c_self I) + g_total
-            if normalize:
-                _row_dots(buf[:2 * r, :d], y, tmp[:2 * r], radial[:2 * r, 0])
-            for j, (x_self, x_other, grad) in enumerate(((u, v, grad_a), (v, u, grad_b))):
-                if grad is None:
-                    continue
-                inv, base, keep_inv, w_other, _ = per_view[j]
-                y_j, g = y[j * r:(j + 1) * r], grad[s:e]
+        buf = torch.empty(rows, d + 1, dtype=dt, device=dev)  # [s^2 x | s]
+        tmp = torch.empty(rows, d, dtype=dt, device=dev)
+        prod = torch.empty(rows, d, dtype=dt, device=dev)
+        radial = torch.empty(rows, dtype=dt, device=dev)
+        coef = torch.empty(rows, 1, dtype=dt, device=dev)
+        for chunk in _chunks(rows, start, stop, *flat):  # both views per chunk: each row read once
+            e_c = chunk[-1][:, None]
+            for j in range(len(views)):
+                x, other, g, s_c, s2_c, c0_c, k_c = chunk[7 * j:7 * j + 7]
+                r = x.shape[0]
+                z = prod[:r]
                 if normalize:
-                    torch.addcmul(base[s:e], radial[j * r:(j + 1) * r], keep_inv[s:e], value=-1, out=w_self[:r])
-                    torch.mul(y_j, inv[s:e], out=g)
-                    g.addcmul_(x_self, w_self[:r])
+                    block = buf[:r]
+                    torch.mul(x, s2_c[:, None], out=block[:, :d])
+                    block[:, d] = s_c
+                    torch.mm(block, weights, out=z)  # Z = s^2 x M + s g_total
+                    _row_dots(x, z, tmp[:r], radial[:r])
+                    torch.addcmul(c0_c, radial[:r], k_c, value=-1, out=coef[:r, 0])
                 else:
-                    g.copy_(y_j)
-                    g.addcmul_(x_self, base[s:e])
-                g.addcmul_(x_other, w_other[s:e])
+                    torch.addmm(weights[d], x, weights[:d], out=z)
+                    coef[:r, 0] = c0_c
+                # the gradient's first write is an elementwise pass: the page faults of a new tensor
+                # cost far less there than inside the product
+                torch.addcmul(z, x, coef[:r], out=g)
+                g.addcmul_(other, e_c)
 
     _in_parallel(n, rows, work)
     return grad_a, grad_b

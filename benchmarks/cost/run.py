@@ -30,19 +30,23 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))  # run from a checkout without installing
 
 import rpc_plugins as rp  # noqa: E402
+from rpc_plugins import cpu_kernel  # noqa: E402
 
 REFERENCE = "NTXentLoss"
 LIGHTLY = ("NTXentLoss", "DCLLoss")
 # peak bytes per (2N)^2 score entry, measured at N = 4096 (results of the earlier 16-core run)
 QUADRATIC_BYTES = {"NTXentLoss": 16.5, "DCLLoss": 11.5, "RPCLoss dense": 12.0}
+KERNEL_SUFFIX = "+cpp"  # "RPCLoss gram+cpp": the fused path through rpc_plugins.cpu_kernel (CPU only)
 
 
 def make_loss(name):
-    """lightly's built-ins at their defaults, RPC at the package defaults."""
+    """lightly's built-ins at their defaults, RPC at the package defaults ("+cpp": the opt-in CPU kernel)."""
     if name in LIGHTLY:
         from lightly.loss import DCLLoss, NTXentLoss
 
         return NTXentLoss(temperature=0.5) if name == "NTXentLoss" else DCLLoss(temperature=0.1)
+    if name.endswith(KERNEL_SUFFIX):
+        cpu_kernel.enable()
     return rp.RPCLoss(method="dense" if name == "RPCLoss dense" else "gram")
 
 
@@ -72,6 +76,11 @@ def forward_backward(loss_fn, out0, out1, bf16=False):
 def gram_floor(out0, out1):
     a, b = out0.detach(), out1.detach()
     return a.t() @ a, b.t() @ b
+
+
+def gradient_write(out0, out1):
+    """Allocating and writing two N x d tensors: what returning the input gradients costs any loss."""
+    return torch.empty_like(out0).fill_(1.0), torch.empty_like(out1).fill_(1.0)
 
 
 def timed(fn, device):
@@ -114,13 +123,16 @@ def measure(name, n, dim, device, repeats, bf16):
         base = _reset_peak()
         first = timed(lambda: forward_backward(loss_fn, out0, out1, bf16), device)
         peak = _status_bytes("VmHWM") - base
-    times, floors = [], []
+    times, floors, writes = [], [], []
     for _ in range(max(repeats - 1, 0)):
         floors.append(timed(lambda: gram_floor(out0, out1), device))
+        writes.append(timed(lambda: gradient_write(out0, out1), device))
         times.append(timed(lambda: forward_backward(loss_fn, out0, out1, bf16), device))
     floors.append(timed(lambda: gram_floor(out0, out1), device))
+    writes.append(timed(lambda: gradient_write(out0, out1), device))
     times = times or [first]
-    return dict(time_s=statistics.median(times), gram_s=statistics.median(floors), peak_bytes=peak)
+    return dict(time_s=statistics.median(times), gram_s=statistics.median(floors),
+                grad_write_s=statistics.median(writes), peak_bytes=peak)
 
 
 def train_step_times(name, n, device, repeats, bf16):
@@ -170,8 +182,15 @@ def run_child(args, name, n, mode="loss"):
 
 def run(args):
     rows = []
-    plan = [(n, name) for n in args.sizes for name in args.losses if f"{name}@{n}" not in args.skip] + \
-        [(n, "RPCLoss gram") for n in args.gram_sizes]
+    losses, gram_losses = args.losses, args.gram_losses
+    if args.device.startswith("cuda"):  # the C++ kernel is a CPU path
+        losses, gram_losses = ([x for x in names if not x.endswith(KERNEL_SUFFIX)] for names in (losses, gram_losses))
+    plan = [(n, name) for n in args.sizes for name in losses if f"{name}@{n}" not in args.skip] + \
+        [(n, name) for n in args.gram_sizes for name in gram_losses if f"{name}@{n}" not in args.skip]
+    if any(name.endswith(KERNEL_SUFFIX) for _, name in plan):
+        started = time.time()
+        cpu_kernel.enable()  # compile once here (cached), not inside a child
+        print(f"C++ kernel ready in {time.time() - started:.0f} s", flush=True)
     for n, name in plan:
         row = dict(n=n, loss=name, dtype="float32")
         need, avail = needed_bytes(name, n, args.dim), available_bytes()
@@ -220,18 +239,20 @@ def _fmt_ratio(value, better, worse):
 
 
 def table(rows):
-    lines = ["| N | loss | dtype | fwd+bwd ms | Gram floor ms | vs floor | time vs NTXentLoss | peak MiB | "
-             "memory vs NTXentLoss |", "|---:|---|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| N | loss | dtype | fwd+bwd ms | Gram floor ms | vs floor | gradient write ms | time vs NTXentLoss | "
+             "peak MiB | memory vs NTXentLoss |", "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for row in rows:
         if "skipped" in row:
-            lines.append(f"| {row['n']} | {row['loss']} | {row['dtype']} | not run: {row['skipped']} | | | | | |")
+            lines.append(f"| {row['n']} | {row['loss']} | {row['dtype']} | not run: {row['skipped']} | | | | | | |")
             continue
         ref = next((r for r in rows if r["n"] == row["n"] and r["loss"] == REFERENCE and r["dtype"] == row["dtype"]
                     and "skipped" not in r), None)
         t = ref["time_s"] / row["time_s"] if ref else None
+        write = f"{row['grad_write_s'] * 1e3:.1f}" if "grad_write_s" in row else "-"  # older results lack it
         m = ref["peak_bytes"] / max(row["peak_bytes"], 1) if ref else None
         lines.append(f"| {row['n']} | {row['loss']} | {row['dtype']} | {row['time_s'] * 1e3:.1f} | "
                      f"{row['gram_s'] * 1e3:.1f} | {row['time_s'] / row['gram_s']:.2f}x | "
+                     f"{write} | "
                      f"{_fmt_ratio(t, 'faster', 'slower') if row['loss'] != REFERENCE else '1'} | "
                      f"{row['peak_bytes'] / 2**20:.1f} | "
                      f"{_fmt_ratio(m, 'less', 'more') if row['loss'] != REFERENCE else '1'} |")
@@ -273,11 +294,14 @@ def plot(rows, path):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="*", default=[256, 1024, 4096, 16384])
-    parser.add_argument("--losses", nargs="*", default=["NTXentLoss", "DCLLoss", "RPCLoss dense", "RPCLoss gram"],
-                        help="losses run at --sizes")
+    parser.add_argument("--losses", nargs="*",
+                        default=["NTXentLoss", "DCLLoss", "RPCLoss dense", "RPCLoss gram", "RPCLoss gram+cpp"],
+                        help="losses run at --sizes ('+cpp': the opt-in C++ CPU kernel, skipped on CUDA)")
     parser.add_argument("--skip", nargs="*", default=[], help='rows not to run, e.g. "DCLLoss@16384"')
     parser.add_argument("--gram-sizes", type=int, nargs="*", default=[65536, 262144, 1048576],
                         help="sizes run for the fused RPC path only")
+    parser.add_argument("--gram-losses", nargs="*", default=["RPCLoss gram", "RPCLoss gram+cpp"],
+                        help="the losses run at --gram-sizes")
     parser.add_argument("--dim", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
@@ -312,7 +336,8 @@ def main():
         f"Embedding dim {args.dim}, forward+backward with input gradients; each row in a fresh process, alone; "
         f"median of {args.repeats} runs alternating with the Gram floor (A^T A and B^T B of the same inputs, "
         "the least an exact linear-time RPC must compute); memory: peak growth during one forward+backward, "
-        "input gradients included, inputs excluded "
+        "input gradients included, inputs excluded; gradient write: allocating and writing two N x d tensors, "
+        "what returning the input gradients costs any loss (page faults of fresh memory included) "
         + ("(CUDA allocator peak)." if args.device.startswith("cuda") else "(peak RSS, VmHWM)."),
         "",
         table(rows),

@@ -13,10 +13,12 @@ def test_cost_benchmark_smoke(tmp_path):
     subprocess.run(cmd, check=True, timeout=300)
     result = json.load(open(tmp_path / "results.json"))
     rows = result["rows"]
-    assert {r["loss"] for r in rows} == {"NTXentLoss", "DCLLoss", "RPCLoss dense", "RPCLoss gram"}
-    assert all(r["time_s"] > 0 and r["gram_s"] > 0 and r["peak_bytes"] is not None for r in rows)
+    assert {r["loss"] for r in rows} == {"NTXentLoss", "DCLLoss", "RPCLoss dense", "RPCLoss gram", "RPCLoss gram+cpp"}
+    assert all(r["time_s"] > 0 and r["gram_s"] > 0 and r["grad_write_s"] > 0 and r["peak_bytes"] is not None
+               for r in rows)
     assert [r["n"] for r in rows if r["loss"] == "RPCLoss gram"] == [64, 512]
+    assert [r["n"] for r in rows if r["loss"] == "RPCLoss gram+cpp"] == [64, 512]
     assert {r["loss"] for r in result["steps"]} == {"NTXentLoss", "RPCLoss gram"}
     text = open(tmp_path / "results.md").read()
-    assert "| 64 | RPCLoss gram | float32 |" in text and "Gram floor ms" in text
+    assert "| 64 | RPCLoss gram | float32 |" in text and "Gram floor ms" in text and "gradient write ms" in text
     assert (tmp_path / "cost.png").stat().st_size > 1000
