@@ -8,16 +8,18 @@ Forward, per chunk: the row norms (the one read of the inputs from memory), the 
 written into a preallocated buffer ``[u; v | 1]`` whose ones column makes one product return the
 Gram matrix and the column sums together, and the row dots <u_i, v_i>.
 
-Backward, per chunk and view, written straight into the gradient: with ``s`` = 1/max(|a_i|, eps),
+Backward, per chunk and view (both views per chunk: each row is read once), with ``s`` = 1/max(|a_i|, eps),
 
     dL/da_i = s^2 a_i M + s g_total  +  c_i a_i  +  e_i b_i
 
 (M = G + G^T + c_self I; c_i and e_i per-row scalars, c_i holding the radial projection
 a_i . (s^2 a_i M + s g_total)). The first two terms are one product of the buffer
-``[s^2 a | s]`` with ``[M; g_total]``, whose output is the gradient itself; the row dot and two
-per-row-scaled additions finish it. Used for float32/float64 inputs outside ``torch.compile``
+``[s^2 a | s]`` with ``[M; g_total]``; the row dot <a_i, Z_i> and two per-row-scaled additions,
+the first of them writing the gradient, finish it (a fresh gradient's page faults cost far less in
+an elementwise pass than inside the product). Used for float32/float64 inputs outside ``torch.compile``
 (the compiler fuses the simple formulation in ``fused_statistics`` itself). Math: see
-``fused_statistics``.
+``fused_statistics``. With the opt-in C++ kernel enabled (``cpu_kernel``), each worker thread's
+rows go to ``_fused_cpu.cpp`` instead: the same steps, each row's elementwise work fused.
 """
 from concurrent.futures import ThreadPoolExecutor
 
@@ -217,9 +219,7 @@ def backward(a: Tensor, b: Tensor, saved, normalize: bool, rows: int, grads, wan
                 else:
                     torch.addmm(weights[d], x, weights[:d], out=z)
                     coef[:r, 0] = c0_c
-                # the gradient's first write is an elementwise pass: the page faults of a new tensor
-                # cost far less there than inside the product
-                torch.addcmul(z, x, coef[:r], out=g)
+                torch.addcmul(z, x, coef[:r], out=g)  # the gradient's first write
                 g.addcmul_(other, e_c)
 
     _in_parallel(n, rows, work)

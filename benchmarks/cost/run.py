@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import statistics
 import subprocess
 import sys
@@ -327,7 +328,7 @@ def main():
     args.bf16_row = False
     started = time.time()
     rows, steps = run(args)
-    command = "python benchmarks/cost/run.py " + " ".join(sys.argv[1:])
+    command = "python benchmarks/cost/run.py " + shlex.join(sys.argv[1:])
     parts = [
         "# Loss cost: RPCLoss (fused linear-time, dense) vs lightly NTXentLoss and DCLLoss",
         "",
