@@ -32,6 +32,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path[:0] = [os.path.join(ROOT, "adapters"), ROOT]
 
 from benchmarks.harness.probes import sklearn_linear  # noqa: E402
+from benchmarks.speech import tune  # noqa: E402
 USER_DIR = os.path.join(ROOT, "adapters", "rpc_fairseq")
 CONFIGS = os.path.join(ROOT, "examples", "fairseq")
 BIN = os.path.dirname(sys.executable)
@@ -45,21 +46,22 @@ METHODS = {
 }
 
 
-def pretrain(method, seed, data, save_dir, updates, log):
-    """Run fairseq-hydra-train (reusing a finished run in ``save_dir``); return the logged training losses."""
+def pretrain(method_overrides, seed, data, save_dir, updates, log):
+    """Run fairseq-hydra-train with the criterion's overrides (reusing a finished run in ``save_dir``);
+    return the logged training losses."""
     if os.path.exists(log) and "done training" in open(log).read():
         return [float(m) for m in re.findall(r"\[train_inner\].*? loss=([-\d.e+]+)", open(log).read())]
     cmd = [os.path.join(BIN, "fairseq-hydra-train"), "--config-dir", CONFIGS, "--config-name", "wav2vec_cpc_tiny_rpc",
            f"task.data={data}", f"common.user_dir={USER_DIR}", f"checkpoint.save_dir={save_dir}",
            f"optimization.max_update={updates}", f"checkpoint.save_interval_updates={updates}",
-           "common.log_interval=10", f"common.seed={seed}", *METHODS[method]]
+           "common.log_interval=10", f"common.seed={seed}", *method_overrides]
     env = dict(os.environ, HYDRA_FULL_ERROR="1", OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
     os.makedirs(save_dir, exist_ok=True)
     with open(log, "w") as f:
         proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env, cwd=save_dir)
     text = open(log).read()
     if proc.returncode != 0:
-        raise RuntimeError(f"{method} pretraining failed (see {log}):\n{text[-2000:]}")
+        raise RuntimeError(f"pretraining with {method_overrides} failed (see {log}):\n{text[-2000:]}")
     return [float(m) for m in re.findall(r"\[train_inner\].*? loss=([-\d.e+]+)", text)]
 
 
@@ -180,15 +182,18 @@ def main():
     parser.add_argument("--utterances", type=int, default=240)
     parser.add_argument("--updates", type=int, default=300)
     parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--tune-trials", type=int, default=0,
+                        help="k: equal-budget tuning trials per criterion (rpc, infonce, binary) before the seeds; 0: none")
+    parser.add_argument("--tune-seed", type=int, default=0, help="seed of the trial draws")
     parser.add_argument("--render-only", action="store_true", help="rewrite results.md from results.json")
     args = parser.parse_args()
     if args.render_only:
         saved = json.load(open(os.path.join(args.out, "results.json")))
-        for key in ("utterances", "updates", "seeds"):
-            setattr(args, key, saved["args"][key])
+        for key in ("utterances", "updates", "seeds", "tune_trials"):
+            setattr(args, key, saved["args"].get(key, 0))
         records = [json.loads(line) for line in open(os.path.join(saved["args"]["data"], "labels.jsonl"))]
         write_markdown(saved["rows"], args, saved["seconds"], False, os.path.join(args.out, "results.md"),
-                       majority_baseline(records))
+                       majority_baseline(records), saved.get("tuning", {}))
         return
     import logging
     import warnings
@@ -207,45 +212,71 @@ def main():
         generate(args.data, utterances=args.utterances, seed=0)
     records = [json.loads(line) for line in open(labels)]
 
-    rows, curves = [], {}
+    rows, curves, tuned = [], {}, {}
     print(f"[{time.time() - start:5.0f}s] probing the raw-features baseline (no encoder)", flush=True)
     rows.append(dict(method="raw-features", seed=0, **evaluate(None, args.data, records,
                                                               feats=raw_features(args.data, records))))
     print(f"[{time.time() - start:5.0f}s] {rows[-1]}", flush=True)
+    methods = dict(METHODS)
+    if args.tune_trials:
+        methods.update(tune_criteria(args, records, start))
+        tuned = args.tuning
     for seed in range(1, args.seeds + 1):
-        for method in METHODS:
+        for method, method_overrides in methods.items():
             save_dir = os.path.join(args.runs, f"{method}_s{seed}")
             print(f"[{time.time() - start:5.0f}s] pretraining {method} seed {seed} ({args.updates} updates)", flush=True)
-            losses = pretrain(method, seed, args.data, save_dir, args.updates, os.path.join(save_dir, "train.log"))
+            losses = pretrain(method_overrides, seed, args.data, save_dir, args.updates,
+                              os.path.join(save_dir, "train.log"))
             curves.setdefault(method, losses)
             result = evaluate(load_model(save_dir, trained=True), args.data, records)
             rows.append(dict(method=method, seed=seed, **result))
             print(f"[{time.time() - start:5.0f}s] {rows[-1]}", flush=True)
-            save(rows, curves, args, time.time() - start)
+            save(rows, curves, args, time.time() - start, tuned)
         result = evaluate(load_model(os.path.join(args.runs, f"rpc_s{seed}"), trained=False), args.data, records)
         rows.append(dict(method="untrained", seed=seed, **result))
         print(f"[{time.time() - start:5.0f}s] {rows[-1]}", flush=True)
-        save(rows, curves, args, time.time() - start)
+        save(rows, curves, args, time.time() - start, tuned)
     print(open(os.path.join(args.out, "results.md")).read())
 
 
-def save(rows, curves, args, elapsed):
+def tune_criteria(args, records, start):
+    """Equal-budget tuning (``tune.py``); returns {"<criterion>_tuned": overrides of the selected setting}
+    and leaves the tuning record in ``args.tuning``."""
+    base = {"rpc": [], "infonce": METHODS["infonce"], "binary": METHODS["binary"]}
+    tune_dir, tune_records = tune.carve_validation(args.data, records)
+
+    def train_and_score(criterion, trial, method_overrides):
+        save_dir = os.path.join(args.runs, f"tune_{criterion}_t{trial}")
+        pretrain(method_overrides, 1, tune_dir, save_dir, args.updates, os.path.join(save_dir, "train.log"))
+        return evaluate(load_model(save_dir, trained=True), args.data, tune_records)
+
+    args.tuning = tune.run(list(base), base, args.tune_trials, args.tune_seed, train_and_score,
+                           log=lambda line: print(f"[{time.time() - start:5.0f}s] {line}", flush=True))
+    return {f"{c}_tuned": tune.overrides(c, rec["selected"], base[c]) for c, rec in args.tuning.items()}
+
+
+def save(rows, curves, args, elapsed, tuned=None):
     """Write results.json / results.md (and the loss plot when matplotlib is there) after every run."""
     os.makedirs(args.out, exist_ok=True)
+    settings = {k: v for k, v in vars(args).items() if k != "tuning"}
     with open(os.path.join(args.out, "results.json"), "w") as f:
-        json.dump({"rows": rows, "curves": curves, "args": vars(args), "seconds": elapsed}, f, indent=1)
+        json.dump({"rows": rows, "curves": curves, "args": settings, "seconds": elapsed, "tuning": tuned or {}}, f,
+                  indent=1)
     has_png = plot(curves, os.path.join(args.out, "pretrain_loss.png"))
     records = [json.loads(line) for line in open(os.path.join(args.data, "labels.jsonl"))]
-    write_markdown(rows, args, elapsed, has_png, os.path.join(args.out, "results.md"), majority_baseline(records))
+    write_markdown(rows, args, elapsed, has_png, os.path.join(args.out, "results.md"), majority_baseline(records),
+                   tuned or {})
 
 
-def write_markdown(rows, args, elapsed, has_png, path, majority):
+def write_markdown(rows, args, elapsed, has_png, path, majority, tuned):
     import platform
 
-    names = ["rpc", "rpc_a1", "infonce", "binary", "untrained", "raw-features"]
+    names = ["rpc", "rpc_a1", "infonce", "binary", "rpc_tuned", "infonce_tuned", "binary_tuned", "untrained",
+             "raw-features"]
+    tune_flag = f" --tune-trials {args.tune_trials}" if getattr(args, "tune_trials", 0) else ""
     lines = ["# Speech: frozen linear probes after brief wav2vec (CPC-style) pretraining", "",
              "Command: `OMP_NUM_THREADS=1 .venvs/fairseq/bin/python benchmarks/speech/run.py "
-             f"--utterances {args.utterances} --updates {args.updates} --seeds {args.seeds}`", "",
+             f"--utterances {args.utterances} --updates {args.updates} --seeds {args.seeds}{tune_flag}`", "",
              f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores visible, torch threads 1; "
              f"wall time {elapsed / 60:.1f} min (runs already finished in --runs are reused, not retrained).", "",
              f"Corpus: {args.utterances} flite utterances (voices slt/rms/awb, random rate/pitch, noise 10-25 dB SNR), "
@@ -266,9 +297,22 @@ def write_markdown(rows, args, elapsed, has_png, path, majority):
                  "rpc_a1": "rpc alpha=1.0 (beta=0.01 gamma=0.1, critic_scale=0.05)",
                  "infonce": "wav2vec infonce=true (CPC / InfoNCE)", "binary": "wav2vec infonce=false (binary)",
                  "untrained": "untrained (random init, control)",
-                 "raw-features": "raw-features: log spectrum of each 10 ms frame (no encoder, control)"}[name]
+                 "raw-features": "raw-features: log spectrum of each 10 ms frame (no encoder, control)"}.get(name)
+        if name.endswith("_tuned"):
+            selected = ", ".join(f"{k}={v}" for k, v in sorted(tuned[name[:-6]]["selected"].items()))
+            label = f"**{name[:-6]} tuned** ({selected})"
         lines.append(f"| {label} | {cells[0]} | {cells[1]} |")
     lines.append(f"| majority class (no features) | {majority['phone_acc']:.3f} | {majority['speaker_acc']:.3f} |")
+    if tuned:
+        lines += ["", f"Equal-budget tuning (`benchmarks/speech/tune.py`): {args.tune_trials} trials per criterion over its "
+                  "own knobs (trial 1 = its default), seed 1, selected on the " + tune.METRIC + "; the selection was "
+                  "then re-run with every seed above. Validation phone accuracy per trial:", "",
+                  "| criterion | trials | selected | best validation | all trials (config: phone) |", "|---|---:|---|---:|---|"]
+        for criterion, rec in tuned.items():
+            trials = "; ".join(", ".join(f"{k}={v}" for k, v in sorted(s["config"].items())) + f": {s['score']:.3f}"
+                               for s in rec["scores"])
+            selected = ", ".join(f"{k}={v}" for k, v in sorted(rec["selected"].items()))
+            lines.append(f"| {criterion} | {rec['trials']} | {selected} | {rec['score']:.3f} | {trials} |")
     if has_png:
         lines += ["", "![pretraining loss](pretrain_loss.png)"]
     if os.path.exists(os.path.join(os.path.dirname(path), "speech.png")):

@@ -18,3 +18,27 @@ def test_speech_benchmark_smoke(speech_corpus, tmp_path):
         assert 0.0 <= r["phone_acc"] <= 1.0 and 0.0 <= r["speaker_acc"] <= 1.0 and r["n_phones"] > 5
     table = open(tmp_path / "out" / "results.md").read()
     assert "| majority class" in table and "wav2vec infonce=false (binary)" in table and "| raw-features" in table
+
+
+def test_speech_tuning_gives_every_criterion_the_same_trials(speech_corpus, tmp_path):
+    """--tune-trials k: k trials for rpc, infonce and binary, selected on the carve, re-run as *_tuned rows."""
+    cmd = [sys.executable, os.path.join(ROOT, "benchmarks", "speech", "run.py"), "--data", speech_corpus,
+           "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), "--updates", "4", "--seeds", "1",
+           "--tune-trials", "2"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    result = json.load(open(tmp_path / "out" / "results.json"))
+    tuning = result["tuning"]
+    assert set(tuning) == {"rpc", "infonce", "binary"}
+    for criterion, rec in tuning.items():
+        assert rec["trials"] == rec["done"] == len(rec["scores"]) == 2
+        assert rec["scores"][0]["config"]["lr"] == 1e-3  # trial 1 is the default
+        assert rec["selected"] == max(rec["scores"], key=lambda s: s["score"])["config"]
+    assert set(tuning["rpc"]["selected"]) == {"alpha", "beta", "gamma", "critic_scale", "lr"}
+    assert set(tuning["infonce"]["selected"]) == {"lr"}
+    methods = [r["method"] for r in result["rows"]]
+    assert {"rpc_tuned", "infonce_tuned", "binary_tuned"} <= set(methods)
+    carve = open(os.path.join(speech_corpus, "tune", "valid.tsv")).read().splitlines()[1:]
+    held_out = open(os.path.join(speech_corpus, "valid.tsv")).read().splitlines()[1:]
+    assert carve and not set(carve) & set(held_out)  # selection never sees the held-out split
+    assert "Equal-budget tuning" in open(tmp_path / "out" / "results.md").read()
