@@ -18,8 +18,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ORDER = ["rpc", "rpc_a1", "infonce", "binary", "untrained", "raw-features"]
+ORDER = ["rpc", "rpc_a1", "infonce", "binary", "rpc_tuned", "infonce_tuned", "binary_tuned", "untrained",
+         "raw-features"]
 LABELS = {"rpc": "RPC α=0.3", "rpc_a1": "RPC α=1", "infonce": "InfoNCE (CPC)", "binary": "binary (wav2vec v1)",
+          "rpc_tuned": "RPC tuned", "infonce_tuned": "InfoNCE tuned", "binary_tuned": "binary tuned",
           "untrained": "untrained", "raw-features": "raw spectrum"}
 
 
