@@ -143,7 +143,7 @@ def _sq_norm_ratio(norm: Tensor, normalize: bool) -> Tensor:
 
 
 def _row_coefficients(norm: Tensor, dots: Tensor, beta: Tensor, c_selfsq: Tensor, normalize: bool):
-    """Per-row (scale s, self coefficient c0, radial coefficient k) of one view.
+    """Per-row (scale s, s^2, self coefficient c0, radial coefficient k) of one view (raw rows: s = 1, k = 0).
 
     dL/da_i = Z_i + (c0_i - k_i <a_i, Z_i>) a_i + e_i b_i with Z_i = s_i^2 a_i M + s_i g_total: the
     self term c_selfsq |u_i|^2 u_i and the projection -u_i <u_i, dL/du_i> / |a_i| of
@@ -151,11 +151,12 @@ def _row_coefficients(norm: Tensor, dots: Tensor, beta: Tensor, c_selfsq: Tensor
     """
     n2 = _sq_norm_ratio(norm, normalize)
     if not normalize:
-        return torch.ones_like(norm), c_selfsq * n2, None
+        ones = torch.ones_like(norm)
+        return ones, ones, c_selfsq * n2, torch.zeros_like(norm)
     s = 1.0 / norm.clamp_min(_EPS)
     keep_s = (norm > _EPS).to(norm.dtype) * s
     base = c_selfsq * n2 * s - (c_selfsq * n2 * n2 + beta * dots) * keep_s
-    return s, base * s, keep_s * s
+    return s, s * s, base * s, keep_s * s
 
 
 def backward(a: Tensor, b: Tensor, saved, normalize: bool, rows: int, grads, want_a: bool, want_b: bool):
@@ -171,14 +172,11 @@ def backward(a: Tensor, b: Tensor, saved, normalize: bool, rows: int, grads, wan
     weights[:d].diagonal().add_((2 * g_self).to(dt))
     weights[d] = g_total.to(dt)
     beta = (2 * g_pos).to(dt) + (4 * g_possq).to(dt) * dots  # partner coefficient per row (of u, v)
-    s_a, c0_a, k_a = _row_coefficients(norm_a, dots, beta, c_selfsq, normalize)
-    s_b, c0_b, k_b = _row_coefficients(norm_b, dots, beta, c_selfsq, normalize)
-    partner = beta * s_a * s_b if normalize else beta  # e_i, the same for both views
-    scale2_a, scale2_b = (s_a * s_a, s_b * s_b) if normalize else (None, None)
+    s_a, scale2_a, c0_a, k_a = _row_coefficients(norm_a, dots, beta, c_selfsq, normalize)
+    s_b, scale2_b, c0_b, k_b = _row_coefficients(norm_b, dots, beta, c_selfsq, normalize)
+    partner = beta * s_a * s_b  # e_i, the same for both views
     grad_a = torch.empty_like(a) if want_a else None
     grad_b = torch.empty_like(b) if want_b else None
-    if not normalize:  # s^2 and k are unused: any N-vector keeps the argument lists aligned
-        scale2_a, k_a, scale2_b, k_b = s_a, s_a, s_b, s_b
     kernel = _kernel_for(a, b)
     if kernel is not None:
         none = a.new_empty(0)

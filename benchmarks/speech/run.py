@@ -219,8 +219,8 @@ def main():
     print(f"[{time.time() - start:5.0f}s] {rows[-1]}", flush=True)
     methods = dict(METHODS)
     if args.tune_trials:
-        methods.update(tune_criteria(args, records, start))
-        tuned = args.tuning
+        tuned_methods, tuned = tune_criteria(args, records, start)
+        methods.update(tuned_methods)
     for seed in range(1, args.seeds + 1):
         for method, method_overrides in methods.items():
             save_dir = os.path.join(args.runs, f"{method}_s{seed}")
@@ -240,8 +240,8 @@ def main():
 
 
 def tune_criteria(args, records, start):
-    """Equal-budget tuning (``tune.py``); returns {"<criterion>_tuned": overrides of the selected setting}
-    and leaves the tuning record in ``args.tuning``."""
+    """Equal-budget tuning (``tune.py``): ({"<criterion>_tuned": overrides of the selected setting}, the
+    tuning record)."""
     base = {"rpc": [], "infonce": METHODS["infonce"], "binary": METHODS["binary"]}
     tune_dir, tune_records = tune.carve_validation(args.data, records)
 
@@ -250,17 +250,16 @@ def tune_criteria(args, records, start):
         pretrain(method_overrides, 1, tune_dir, save_dir, args.updates, os.path.join(save_dir, "train.log"))
         return evaluate(load_model(save_dir, trained=True), args.data, tune_records)
 
-    args.tuning = tune.run(list(base), base, args.tune_trials, args.tune_seed, train_and_score,
-                           log=lambda line: print(f"[{time.time() - start:5.0f}s] {line}", flush=True))
-    return {f"{c}_tuned": tune.overrides(c, rec["selected"], base[c]) for c, rec in args.tuning.items()}
+    record = tune.run(list(base), base, args.tune_trials, args.tune_seed, train_and_score,
+                      log=lambda line: print(f"[{time.time() - start:5.0f}s] {line}", flush=True))
+    return {f"{c}_tuned": tune.overrides(c, rec["selected"], base[c]) for c, rec in record.items()}, record
 
 
 def save(rows, curves, args, elapsed, tuned=None):
     """Write results.json / results.md (and the loss plot when matplotlib is there) after every run."""
     os.makedirs(args.out, exist_ok=True)
-    settings = {k: v for k, v in vars(args).items() if k != "tuning"}
     with open(os.path.join(args.out, "results.json"), "w") as f:
-        json.dump({"rows": rows, "curves": curves, "args": settings, "seconds": elapsed, "tuning": tuned or {}}, f,
+        json.dump({"rows": rows, "curves": curves, "args": vars(args), "seconds": elapsed, "tuning": tuned or {}}, f,
                   indent=1)
     has_png = plot(curves, os.path.join(args.out, "pretrain_loss.png"))
     records = [json.loads(line) for line in open(os.path.join(args.data, "labels.jsonl"))]
@@ -273,7 +272,7 @@ def write_markdown(rows, args, elapsed, has_png, path, majority, tuned):
 
     names = ["rpc", "rpc_a1", "infonce", "binary", "rpc_tuned", "infonce_tuned", "binary_tuned", "untrained",
              "raw-features"]
-    tune_flag = f" --tune-trials {args.tune_trials}" if getattr(args, "tune_trials", 0) else ""
+    tune_flag = f" --tune-trials {args.tune_trials}" if args.tune_trials else ""
     lines = ["# Speech: frozen linear probes after brief wav2vec (CPC-style) pretraining", "",
              "Command: `OMP_NUM_THREADS=1 .venvs/fairseq/bin/python benchmarks/speech/run.py "
              f"--utterances {args.utterances} --updates {args.updates} --seeds {args.seeds}{tune_flag}`", "",
