@@ -10,19 +10,28 @@ Wu et al. 2018 for the temperature-weighted kNN vote). Two implementations, same
 >>> f = torch.eye(4).repeat(5, 1); y = torch.arange(4).repeat(5)
 >>> linear_top1(f, y, f, y), knn_top1(f, y, f, y, k=3)
 (1.0, 1.0)
+>>> few_label_top1(f, y, f, y, per_class=2, subsets=2)
+1.0
 >>> import numpy as np
 >>> sklearn_linear(np.eye(3).repeat(4, 0), np.arange(3).repeat(4), np.eye(3), np.arange(3))
 1.0
 """
 
 
-def embed(backbone, x, device, batch=1024):
-    """Frozen features of ``x`` (eval mode, no grad), float32 on ``device``."""
+def embed(backbone, x, device, batch=1024, bf16=False):
+    """Frozen features of ``x`` (eval mode, no grad; bfloat16 autocast if ``bf16``), float32 on ``device``."""
     import torch
 
     backbone.eval()
     with torch.no_grad():
-        return torch.cat([backbone(x[i:i + batch].to(device)) for i in range(0, len(x), batch)]).float()
+        parts = []
+        for i in range(0, len(x), batch):
+            if bf16:
+                with torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16):
+                    parts.append(backbone(x[i:i + batch].to(device)).float())
+            else:
+                parts.append(backbone(x[i:i + batch].to(device)).float())
+        return torch.cat(parts)
 
 
 def knn_top1(f_train, y_train, f_test, y_test, k=20, temperature=0.07):
@@ -68,8 +77,34 @@ def linear_top1(f_train, y_train, f_test, y_test, max_iter=100, weight_decay=1e-
         return (clf(b).argmax(1) == y_test).float().mean().item()
 
 
-def probe_features(f_train, y_train, f_test, y_test, seed=0):
-    """{"linear", "knn", "spread"} on features; NaN probes when a feature is not finite.
+def few_label_indices(y, per_class, seed):
+    """``per_class`` indices of every class of ``y``, drawn without replacement with a seeded generator."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    y = y.cpu()
+    picks = []
+    for c in torch.unique(y):
+        members = (y == c).nonzero().flatten()
+        if len(members) < per_class:
+            raise ValueError(f"class {int(c)} has {len(members)} examples, fewer than per_class={per_class}")
+        picks.append(members[torch.randperm(len(members), generator=g)[:per_class]])
+    return torch.cat(picks)
+
+
+def few_label_top1(f_train, y_train, f_test, y_test, per_class, subsets=5):
+    """Mean linear-probe top-1 over ``subsets`` class-balanced draws of ``per_class`` labelled training
+    examples (the semi-supervised protocol of SimCLR, Chen et al. 2020, Sec. 6: few labels, frozen features)."""
+    scores = []
+    for s in range(subsets):
+        idx = few_label_indices(y_train, per_class, seed=s).to(f_train.device)
+        scores.append(linear_top1(f_train[idx], y_train[idx], f_test, y_test, seed=s))
+    return sum(scores) / len(scores)
+
+
+def probe_features(f_train, y_train, f_test, y_test, seed=0, few_labels=0):
+    """{"linear", "knn", "spread"} on features (+ "linear_few" when ``few_labels`` per class > 0); NaN
+    probes when a feature is not finite.
 
     ``spread`` is the mean per-dimension std of the L2-normalised training features (about 0 when every
     input maps to one point: a collapsed encoder)."""
@@ -77,22 +112,26 @@ def probe_features(f_train, y_train, f_test, y_test, seed=0):
     import torch.nn.functional as F
 
     if not (torch.isfinite(f_train).all() and torch.isfinite(f_test).all()):
-        return dict(linear=float("nan"), knn=float("nan"), spread=0.0)
+        out = dict(linear=float("nan"), knn=float("nan"), spread=0.0)
+        return dict(out, linear_few=float("nan")) if few_labels else out
     spread = F.normalize(f_train, dim=1).std(0).mean().item()
     y_train, y_test = y_train.to(f_train.device), y_test.to(f_train.device)
-    return dict(linear=linear_top1(f_train, y_train, f_test, y_test, seed=seed),
-                knn=knn_top1(f_train, y_train, f_test, y_test), spread=spread)
+    out = dict(linear=linear_top1(f_train, y_train, f_test, y_test, seed=seed),
+               knn=knn_top1(f_train, y_train, f_test, y_test), spread=spread)
+    if few_labels:
+        out["linear_few"] = few_label_top1(f_train, y_train, f_test, y_test, few_labels)
+    return out
 
 
-def probe_encoder(encoder, split, device, seed=0):
+def probe_encoder(encoder, split, device, seed=0, few_labels=0, bf16=False):
     """``probe_features`` on ``encoder``'s frozen features of a (x_fit, y_fit, x_eval, y_eval) split;
     ``encoder`` None probes the raw inputs, flattened (the raw-pixels baseline)."""
     x_tr, y_tr, x_te, y_te = split
     if encoder is None:
         f_tr, f_te = x_tr.flatten(1).to(device).float(), x_te.flatten(1).to(device).float()
     else:
-        f_tr, f_te = embed(encoder, x_tr, device), embed(encoder, x_te, device)
-    return probe_features(f_tr, y_tr, f_te, y_te, seed=seed)
+        f_tr, f_te = embed(encoder, x_tr, device, bf16=bf16), embed(encoder, x_te, device, bf16=bf16)
+    return probe_features(f_tr, y_tr, f_te, y_te, seed=seed, few_labels=few_labels)
 
 
 def sklearn_linear(x_train, y_train, x_test, y_test, max_iter=1000):

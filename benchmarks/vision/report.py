@@ -8,6 +8,8 @@ from one below it.
 ...         dict(part="accuracy", objective="RPC", linear=0.86, knn=0.83)]
 >>> margin(rows, "RPC", "accuracy")
 '+2.0'
+>>> margin(rows, "RPC", "accuracy", "linear_few")
+'n/a'
 """
 import argparse
 import json
@@ -24,10 +26,10 @@ def _get(args, name, default=None):
     return getattr(args, name, default) if not isinstance(args, dict) else args.get(name, default)
 
 
-def margin(rows, name, part):
-    """Linear-probe mean of ``name`` in ``part`` minus raw pixels' (accuracy part), in points."""
-    raw = mean([r["linear"] for r in select(rows, part="accuracy", objective="raw-pixels")])
-    own = mean([r["linear"] for r in select(rows, part=part, objective=name)])
+def margin(rows, name, part, metric="linear"):
+    """``metric`` mean of ``name`` in ``part`` minus raw pixels' (accuracy part), in points."""
+    raw = mean([r.get(metric) for r in select(rows, part="accuracy", objective="raw-pixels")])
+    own = mean([r.get(metric) for r in select(rows, part=part, objective=name)])
     if raw != raw or own != own:
         return "n/a"
     return f"{100 * (own - raw):+.1f}"
@@ -35,6 +37,18 @@ def margin(rows, name, part):
 
 def _hyper(h):
     return ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in sorted(h.items())) or "defaults"
+
+
+def _few_header(args):
+    k = _get(args, "few_labels", 0)
+    return [f"linear, {k} labels/class", f"{k}/class vs raw pixels"] if k else []
+
+
+def _few_cells(rows, rs, name, part, args):
+    """The few-label probe's cells (mean ± std, margin over raw pixels) when the run measured it."""
+    if not _get(args, "few_labels", 0):
+        return []
+    return [mean_std([r.get("linear_few") for r in rs]), margin(rows, name, part, "linear_few")]
 
 
 def accuracy_section(rows, args):
@@ -48,7 +62,7 @@ def accuracy_section(rows, args):
         bad = sum(bool(r.get("diverged") or r.get("collapsed")) for r in rs)
         tag = " (baseline)" if n in BASELINES else ""
         body.append([n + tag, mean_std([r["linear"] for r in rs]), mean_std([r["knn"] for r in rs]),
-                     margin(rows, n, "accuracy"), f"{bad}/{len(rs)}"])
+                     margin(rows, n, "accuracy")] + _few_cells(rows, rs, n, "accuracy", args) + [f"{bad}/{len(rs)}"])
     samples = main[0].get("samples", _get(args, "samples"))
     return [f"## 1. Accuracy at each objective's defaults (batch {_get(args, 'batch_size')}, lr {_get(args, 'lr')}, "
             f"{main[0].get('optimizer', 'adam')}, seeds {sorted({r['seed'] for r in main})}; {samples} images seen "
@@ -56,11 +70,11 @@ def accuracy_section(rows, args):
             "Baselines, same run and probes: `raw-pixels` = the probes on the 784 pixels; `random-init` = the "
             "untrained backbone (the pretraining runs' own starting point); `supervised` = the backbone trained "
             "with cross-entropy on the labels, same budget and augmentations (a ceiling).", "",
-            tables.markdown(["objective", "linear probe top-1", "kNN top-1", "linear vs raw pixels",
-                             "diverged/collapsed runs"], body)]
+            tables.markdown(["objective", "linear probe top-1", "kNN top-1", "linear vs raw pixels"]
+                            + _few_header(args) + ["diverged/collapsed runs"], body)]
 
 
-def tuning_section(rows, tuning):
+def tuning_section(rows, tuning, args=None):
     if not tuning:
         return []
     body = []
@@ -70,7 +84,8 @@ def tuning_section(rows, tuning):
         body.append([n, f"{rec['done']}/{rec['trials']}", _hyper(rec["selected"]),
                      f"{100 * score:.1f}" if isinstance(score, float) and score == score else "n/a",
                      mean_std([r["linear"] for r in rs]) if rs else "-", mean_std([r["knn"] for r in rs]) if rs else "-",
-                     margin(rows, n, "tuned") if rs else "-"])
+                     margin(rows, n, "tuned") if rs else "-"]
+                    + (_few_cells(rows, rs, n, "tuned", args) if rs else ["-", "-"][:len(_few_header(args))]))
     k = sorted({rec["trials"] for rec in tuning.values()})
     first = next(iter(tuning.values()))
     seeds = sorted({r["seed"] for r in select(rows, part="tuned")})
@@ -80,7 +95,7 @@ def tuning_section(rows, tuning):
             "Knobs: RPC alpha, beta, gamma, temperature; the others temperature; all the learning rate "
             "(--lr x 1/3, 1, 3). Trial 1 is the default setting, the rest distinct random draws.", "",
             tables.markdown(["objective", "trials done/k", "selected", "validation linear", "test linear top-1",
-                             "test kNN top-1", "linear vs raw pixels"], body)]
+                             "test kNN top-1", "linear vs raw pixels"] + _few_header(args), body)]
 
 
 def stability_section(rows, summary):
@@ -143,9 +158,14 @@ def write(rows, args, out, wall, extra=None):
              f"`{_get(args, 'backbone')}`, projection 256-64, a fixed number of images seen per run (same compute for "
              "every objective and batch size).  ",
              "Linear probe: L-BFGS logistic regression on standardised frozen backbone features; kNN: k=20, cosine, "
-             "weighted vote. Top-1 in %, mean ± std over seeds (min-max).", ""]
+             "weighted vote. Top-1 in %, mean ± std over seeds (min-max)."
+             + (f" Few labels: the same linear probe fit on {_get(args, 'few_labels')} labelled training images per "
+                "class (mean over 5 class-balanced draws; SimCLR's semi-supervised protocol)."
+                if _get(args, "few_labels", 0) else "")
+             + (" Backbone and head in bfloat16 autocast, objectives and probes in float32." if _get(args, "bf16") else ""),
+             ""]
     lines += accuracy_section(rows, args)
-    lines += tuning_section(rows, extra.get("tuning"))
+    lines += tuning_section(rows, extra.get("tuning"), args)
     lines += stability_section(rows, extra.get("stability"))
     lines += batch_section(rows)
     described = "; ".join(f"{n} = {SPECS[n].description} at {_hyper(SPECS[n].defaults)}" for n in SPECS)
@@ -164,8 +184,10 @@ def plot(rows, path):
     main = select(rows, part="accuracy") + [dict(r, objective=r["objective"] + " (tuned)")
                                             for r in select(rows, part="tuned")]
     names = tables.ordered(main) if main else []
-    plots.grouped_bars(axes[0], main, names, [("linear", "linear probe"), ("knn", "kNN (k=20)")],
-                       baselines=("raw-pixels",))
+    metrics = [("linear", "linear probe"), ("knn", "kNN (k=20)")]
+    if any(r.get("linear_few") is not None for r in main):
+        metrics.append(("linear_few", "linear, few labels"))
+    plots.grouped_bars(axes[0], main, names, metrics, baselines=("raw-pixels",))
     finite = [100 * r["knn"] for r in main if r["knn"] == r["knn"]]
     axes[0].set(ylabel="test top-1 (%)", title="accuracy (mean ± std over seeds)",
                 ylim=(max(0, min(finite) - 10) if finite else 0, 100))

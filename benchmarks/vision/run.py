@@ -98,7 +98,7 @@ def run_one(it, splits, args):
     x_fit, y_fit = splits[it["split"]][0], splits[it["split"]][1]
     t0 = time.time()
     common = dict(batch_size=it["batch_size"], lr=it["lr"], samples=it["samples"], seed=it["seed"],
-                  device=args.device, backbone_name=args.backbone, optimizer=it["optimizer"])
+                  device=args.device, backbone_name=args.backbone, optimizer=it["optimizer"], bf16=args.bf16)
     name = it["objective"]
     if name == "raw-pixels":
         out = dict(backbone=None, losses=[], diverged=False)
@@ -109,9 +109,10 @@ def run_one(it, splits, args):
     else:
         out = train.pretrain(lambda: make_loss(name, it["hyper"]), x_fit, **common)
     if out["diverged"]:
-        scores = dict(linear=float("nan"), knn=float("nan"), spread=0.0)
+        scores = dict(linear=float("nan"), knn=float("nan"), linear_few=float("nan"), spread=0.0)
     else:
-        scores = probes.probe_encoder(out["backbone"], splits[it["split"]], args.device)
+        scores = probes.probe_encoder(out["backbone"], splits[it["split"]], args.device,
+                                      few_labels=args.few_labels, bf16=args.bf16)
     losses = out["losses"]
     collapsed = (not out["diverged"]) and (not scores["knn"] >= COLLAPSE_KNN or scores["spread"] < 1e-3)
     return dict(it, **scores, diverged=out["diverged"], collapsed=collapsed,
@@ -265,6 +266,10 @@ def parse_args(argv=None):
                    default=["RPC", "NT-Xent", "DCL", "MIO", "NWJ", "JS", "DV", "RPC-cifar10-preset"])
     p.add_argument("--baselines", nargs="*", default=list(BASELINES), choices=list(BASELINES),
                    help="trivial baselines measured with the same probes in the accuracy part")
+    p.add_argument("--bf16", action="store_true",
+                   help="bfloat16 autocast for backbone + head (training and embedding); losses stay float32")
+    p.add_argument("--few-labels", type=int, default=100,
+                   help="also a linear probe on this many labels per class (mean of 5 draws; 0: off)")
     p.add_argument("--backbone", default="cnn", help="'cnn' or a timm model name (via rpc_timm), e.g. resnet18")
     p.add_argument("--train-size", type=int, default=60000)
     p.add_argument("--test-size", type=int, default=10000)
@@ -300,6 +305,7 @@ def parse_args(argv=None):
         args.samples = args.sweep_samples = 3000
         args.seeds, args.batch_sizes, args.sweep_seeds = [0], [64, 256], [0]
         args.lrs, args.grid_seeds, args.tune_trials = [1e-3, 1e-1], [0], 2
+        args.few_labels = min(args.few_labels, 10)
     if args.tune_objectives is None:
         args.tune_objectives = [n for n in args.objectives if SPECS.get(n) and SPECS[n].space]
     if "tuning" in args.parts:

@@ -3,6 +3,8 @@
 Both see a fixed number of training images (``samples``: the compute budget, equal for every
 objective and batch size), draw batches with replacement from a seeded generator, and build the same
 two augmented views per image as SimCLR (Chen et al. 2020). Divergence = a non-finite loss or weight.
+``bf16=True`` runs the backbone and head under bfloat16 autocast (CPU AMX or GPU tensor cores); the
+objective and the optimiser stay in float32, the same for every objective.
 
 >>> import torch
 >>> x = torch.rand(64, 1, 28, 28)
@@ -12,6 +14,8 @@ two augmented views per image as SimCLR (Chen et al. 2020). Divergence = a non-f
 (2, False)
 """
 import math
+
+import contextlib
 
 import torch
 import torch.nn.functional as F
@@ -44,7 +48,14 @@ def _loop(step_loss, params, x, batch_size, lr, samples, seed, device, optimizer
     return losses, not all(torch.isfinite(p).all() for p in params)
 
 
-def pretrain(objective, x, batch_size, lr, samples, seed, device, backbone_name, optimizer="adam"):
+def mixed_precision(device, bf16):
+    """bfloat16 autocast on ``device`` when ``bf16``, else a no-op context."""
+    if not bf16:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16)
+
+
+def pretrain(objective, x, batch_size, lr, samples, seed, device, backbone_name, optimizer="adam", bf16=False):
     """{"backbone", "losses", "diverged"} after self-supervised training with ``objective()``."""
     torch.manual_seed(seed)
     backbone, head = build_model(backbone_name)
@@ -54,14 +65,17 @@ def pretrain(objective, x, batch_size, lr, samples, seed, device, backbone_name,
 
     def step_loss(idx, g):
         xb = x[idx]
-        return loss_fn(head(backbone(augment(xb, g))), head(backbone(augment(xb, g))))
+        with mixed_precision(device, bf16):
+            z0, z1 = head(backbone(augment(xb, g))), head(backbone(augment(xb, g)))
+        return loss_fn(z0.float(), z1.float())
 
     params = list(backbone.parameters()) + list(head.parameters())
     losses, diverged = _loop(step_loss, params, x, batch_size, lr, samples, seed, device, optimizer)
     return dict(backbone=backbone, losses=losses, diverged=diverged)
 
 
-def supervised(x, y, batch_size, lr, samples, seed, device, backbone_name, optimizer="adam", classes=10):
+def supervised(x, y, batch_size, lr, samples, seed, device, backbone_name, optimizer="adam", classes=10,
+               bf16=False):
     """The supervised ceiling: the same backbone trained with cross-entropy on labelled augmented
     images (same budget and optimiser), then probed frozen like every other encoder."""
     torch.manual_seed(seed)
@@ -71,7 +85,9 @@ def supervised(x, y, batch_size, lr, samples, seed, device, backbone_name, optim
     backbone.train()
 
     def step_loss(idx, g):
-        return F.cross_entropy(clf(backbone(augment(x[idx], g))), y[idx])
+        with mixed_precision(device, bf16):
+            logits = clf(backbone(augment(x[idx], g)))
+        return F.cross_entropy(logits.float(), y[idx])
 
     params = list(backbone.parameters()) + list(clf.parameters())
     losses, diverged = _loop(step_loss, params, x, batch_size, lr, samples, seed, device, optimizer)

@@ -13,7 +13,8 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TINY = ["--train-size", "200", "--test-size", "100", "--val-size", "60", "--samples", "64", "--sweep-samples", "64",
         "--seeds", "0", "--batch-size", "32", "--batch-sizes", "32", "64", "--lrs", "1e-3", "--grid-seeds", "0", "--tune-trials", "2",
-        "--objectives", "RPC", "NT-Xent", "--parts", "accuracy", "tuning", "stability", "batch"]
+        "--objectives", "RPC", "NT-Xent", "--parts", "accuracy", "tuning", "stability", "batch",
+        "--few-labels", "4", "--bf16"]
 
 
 def load_benchmark():
@@ -34,6 +35,7 @@ def test_tiny_run_writes_baselines_tuning_tables_plot_and_resumes(tmp_path, caps
     assert all(r["samples"] == 64 for r in rows if r["part"] == "batch")
     for r in rows:
         assert 0.1 < r["linear"] <= 1 and 0.1 < r["knn"] <= 1, r  # every encoder (and the pixels) beats chance
+        assert 0.1 < r["linear_few"] <= 1, r  # the few-label probe (4 labels per class) too
     # equal budget: the same k for every objective, each trial scored on the validation split
     tuning = saved["tuning"]
     assert set(tuning) == {"RPC", "NT-Xent"} and {t["trials"] for t in tuning.values()} == {2}
@@ -47,7 +49,8 @@ def test_tiny_run_writes_baselines_tuning_tables_plot_and_resumes(tmp_path, caps
     assert saved["stability"]["adam"]["RPC"]["largest_lr"] == 1e-3
     text = (tmp_path / "results.md").read_text()
     for heading in ("## 1. Accuracy", "## 2. Equal-budget tuning", "## 3. Stability grid", "## 4. Batch-size sweep",
-                    "| RPC |", "| NT-Xent |", "| raw-pixels (baseline) |", "| random-init (baseline) |"):
+                    "| RPC |", "| NT-Xent |", "| raw-pixels (baseline) |", "| random-init (baseline) |",
+                    "linear, 4 labels/class", "bfloat16 autocast"):
         assert heading in text
     assert (tmp_path / "vision.png").stat().st_size > 10_000
     capsys.readouterr()
@@ -75,6 +78,47 @@ def test_bad_inputs_are_value_errors(tmp_path):
         bench.make_objectives(["RPC", "SimSiam"])
     with pytest.raises(ValueError, match="same number of trials"):
         bench.parse_args(["--parts", "tuning", "--tune-trials", "1000"])
+
+
+def test_few_label_draws_are_class_balanced_seeded_and_named_when_too_few():
+    load_benchmark()
+    import torch
+
+    from benchmarks.harness import probes
+
+    y = torch.arange(3).repeat_interleave(torch.tensor([5, 7, 9]))
+    idx = probes.few_label_indices(y, 4, seed=1)
+    assert torch.bincount(y[idx]).tolist() == [4, 4, 4] and len(set(idx.tolist())) == 12
+    assert torch.equal(idx, probes.few_label_indices(y, 4, seed=1))
+    assert not torch.equal(idx, probes.few_label_indices(y, 4, seed=2))
+    with pytest.raises(ValueError, match="class 0 has 5 examples, fewer than per_class=6"):
+        probes.few_label_indices(y, 6, seed=0)
+
+
+def test_bf16_autocast_trains_in_bfloat16_and_returns_float32_losses():
+    load_benchmark()
+    import torch
+
+    from benchmarks.vision import train
+
+    seen = []
+    x = torch.rand(32, 1, 28, 28)
+
+    def objective():
+        from rpc_plugins import RPCLoss
+
+        class Spy(RPCLoss):
+            def forward(self, a, b):
+                seen.append((a.dtype, b.dtype))
+                return super().forward(a, b)
+        return Spy()
+
+    with train.mixed_precision("cpu", True):
+        assert torch.nn.Linear(4, 4)(torch.rand(2, 4)).dtype == torch.bfloat16
+    out = train.pretrain(objective, x, batch_size=16, lr=1e-3, samples=32, seed=0, device="cpu",
+                         backbone_name="cnn", bf16=True)
+    assert seen == [(torch.float32, torch.float32)] * 2 and not out["diverged"]
+    assert all(p.dtype == torch.float32 for p in out["backbone"].parameters())
 
 
 def test_harness_and_vision_module_examples():
