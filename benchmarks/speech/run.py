@@ -185,12 +185,19 @@ def main():
     parser.add_argument("--tune-trials", type=int, default=0,
                         help="k: equal-budget tuning trials per criterion (rpc, infonce, binary) before the seeds; 0: none")
     parser.add_argument("--tune-seed", type=int, default=0, help="seed of the trial draws")
+    parser.add_argument("--tuned-from", default=None,
+                        help="a results.json whose 'tuning' selections to re-run (no new trials): longer training "
+                             "at settings selected at a shorter one")
+    parser.add_argument("--methods", nargs="+", default=None,
+                        help="only these rows (of rpc, rpc_a1, infonce, binary and the *_tuned ones); default all")
     parser.add_argument("--render-only", action="store_true", help="rewrite results.md from results.json")
     args = parser.parse_args()
+    if args.tune_trials and args.tuned_from:
+        parser.error("--tune-trials and --tuned-from exclude each other (search here, or reuse a search)")
     if args.render_only:
         saved = json.load(open(os.path.join(args.out, "results.json")))
-        for key in ("utterances", "updates", "seeds", "tune_trials"):
-            setattr(args, key, saved["args"].get(key, 0))
+        for key in ("utterances", "updates", "seeds", "tune_trials", "tuned_from", "methods", "runs"):
+            setattr(args, key, saved["args"].get(key))
         records = [json.loads(line) for line in open(os.path.join(saved["args"]["data"], "labels.jsonl"))]
         write_markdown(saved["rows"], args, saved["seconds"], False, os.path.join(args.out, "results.md"),
                        majority_baseline(records), saved.get("tuning", {}))
@@ -221,6 +228,14 @@ def main():
     if args.tune_trials:
         tuned_methods, tuned = tune_criteria(args, records, start)
         methods.update(tuned_methods)
+    elif args.tuned_from:
+        tuned_methods, tuned = reuse_tuning(args.tuned_from)
+        methods.update(tuned_methods)
+    if args.methods:
+        unknown = sorted(set(args.methods) - set(methods))
+        if unknown:
+            raise ValueError(f"--methods {unknown} unknown here; choose from {sorted(methods)}")
+        methods = {m: methods[m] for m in args.methods}
     for seed in range(1, args.seeds + 1):
         for method, method_overrides in methods.items():
             save_dir = os.path.join(args.runs, f"{method}_s{seed}")
@@ -232,7 +247,8 @@ def main():
             rows.append(dict(method=method, seed=seed, **result))
             print(f"[{time.time() - start:5.0f}s] {rows[-1]}", flush=True)
             save(rows, curves, args, time.time() - start, tuned)
-        result = evaluate(load_model(os.path.join(args.runs, f"rpc_s{seed}"), trained=False), args.data, records)
+        first = os.path.join(args.runs, f"{next(iter(methods))}_s{seed}")  # same architecture for every method
+        result = evaluate(load_model(first, trained=False), args.data, records)
         rows.append(dict(method="untrained", seed=seed, **result))
         print(f"[{time.time() - start:5.0f}s] {rows[-1]}", flush=True)
         save(rows, curves, args, time.time() - start, tuned)
@@ -255,6 +271,18 @@ def tune_criteria(args, records, start):
     return {f"{c}_tuned": tune.overrides(c, rec["selected"], base[c]) for c, rec in record.items()}, record
 
 
+def reuse_tuning(path):
+    """({"<criterion>_tuned": overrides}, record) from a saved run's tuning record (``--tuned-from``); the
+    record notes where the selection came from and at how many updates it was made."""
+    saved = json.load(open(path))
+    if not saved.get("tuning"):
+        raise ValueError(f"{path} holds no tuning record (run it with --tune-trials k first)")
+    base = {"rpc": [], "infonce": METHODS["infonce"], "binary": METHODS["binary"]}
+    record = {c: dict(rec, reused_from=os.path.relpath(path, ROOT), selected_at_updates=saved["args"]["updates"])
+              for c, rec in saved["tuning"].items()}
+    return {f"{c}_tuned": tune.overrides(c, rec["selected"], base[c]) for c, rec in record.items()}, record
+
+
 def save(rows, curves, args, elapsed, tuned=None):
     """Write results.json / results.md (and the loss plot when matplotlib is there) after every run."""
     os.makedirs(args.out, exist_ok=True)
@@ -273,6 +301,14 @@ def write_markdown(rows, args, elapsed, has_png, path, majority, tuned):
     names = ["rpc", "rpc_a1", "infonce", "binary", "rpc_tuned", "infonce_tuned", "binary_tuned", "untrained",
              "raw-features"]
     tune_flag = f" --tune-trials {args.tune_trials}" if args.tune_trials else ""
+    if getattr(args, "tuned_from", None):
+        tune_flag += f" --tuned-from {os.path.relpath(args.tuned_from, ROOT)}"
+    if getattr(args, "methods", None):
+        tune_flag += " --methods " + " ".join(args.methods)
+    for flag, value, default in (("--runs", args.runs, os.path.join(ROOT, "runs", "speech_bench")),
+                                 ("--out", args.out, os.path.dirname(os.path.abspath(__file__)))):
+        if value and os.path.abspath(value) != default:
+            tune_flag += f" {flag} {os.path.relpath(value, ROOT)}"
     lines = ["# Speech: frozen linear probes after brief wav2vec (CPC-style) pretraining", "",
              "Command: `OMP_NUM_THREADS=1 .venvs/fairseq/bin/python benchmarks/speech/run.py "
              f"--utterances {args.utterances} --updates {args.updates} --seeds {args.seeds}{tune_flag}`", "",
@@ -302,8 +338,13 @@ def write_markdown(rows, args, elapsed, has_png, path, majority, tuned):
             label = f"**{name[:-6]} tuned** ({selected})"
         lines.append(f"| {label} | {cells[0]} | {cells[1]} |")
     lines.append(f"| majority class (no features) | {majority['phone_acc']:.3f} | {majority['speaker_acc']:.3f} |")
+    reused = [rec for rec in tuned.values() if rec.get("reused_from")]
+    if reused:
+        lines += ["", f"The *_tuned rows re-run the selections of `{reused[0]['reused_from']}` (made at "
+                  f"{reused[0]['selected_at_updates']} updates, {reused[0]['trials']} trials per criterion) for "
+                  f"{args.updates} updates; no new trials."]
     if tuned:
-        lines += ["", f"Equal-budget tuning (`benchmarks/speech/tune.py`): {args.tune_trials} trials per criterion over its "
+        lines += ["", f"Equal-budget tuning (`benchmarks/speech/tune.py`): {reused[0]['trials'] if reused else args.tune_trials} trials per criterion over its "
                   "own knobs (trial 1 = its default), seed 1, selected on the " + tune.METRIC + "; the selection was "
                   "then re-run with every seed above. Validation phone accuracy per trial:", "",
                   "| criterion | trials | selected | best validation | all trials (config: phone) |", "|---|---:|---|---:|---|"]
