@@ -224,7 +224,8 @@ def plot(rows, path):
 
 
 def render(paths, out):
-    """Merge saved runs (a later file's part replaces an earlier one's) and redraw the table and plot."""
+    """Merge saved runs (a later file's part replaces an earlier one's), write the merged results.json
+    (the last file's args, every file's commands and records) and redraw the table and plot in ``out``."""
     rows, commands, wall, extra = [], [], 0.0, {}
     for path in paths:
         with open(path) as f:
@@ -237,4 +238,9 @@ def render(paths, out):
         wall += saved.get("wall", 0.0)
         extra.update({k: v for k, v in saved.items() if k not in ("args", "results", "wall", "commands")})
     extra["commands"] = list(dict.fromkeys(commands))
+    os.makedirs(out, exist_ok=True)
+    merged = os.path.join(out, "results.json")
+    with open(merged + ".tmp", "w") as f:
+        json.dump(dict(args=saved["args"], results=rows, wall=wall, **extra), f, indent=1, default=str)
+    os.replace(merged + ".tmp", merged)  # after reading every input: ``out`` may hold one of them
     write(rows, saved["args"], out, wall, extra)

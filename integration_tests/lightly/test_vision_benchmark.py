@@ -59,6 +59,8 @@ def test_tiny_run_writes_baselines_tuning_tables_plot_and_resumes(tmp_path, caps
     assert f"resuming: {len(rows)} rows" in out and "] accuracy" not in out
     bench.main(["--render", str(tmp_path / "results.json"), "--out", str(tmp_path / "again")])
     assert (tmp_path / "again" / "results.md").read_text().split("Machine")[1] == text.split("Machine")[1]
+    merged = json.load(open(tmp_path / "again" / "results.json"))
+    assert merged["results"] == rows and merged["tuning"] == tuning and merged["stability"] == saved["stability"]
 
 
 def test_largest_lr_that_trains_stops_at_the_first_failing_lr():
