@@ -224,19 +224,22 @@ def plot(rows, path):
 
 
 def render(paths, out):
-    """Merge saved runs (a later file's part replaces an earlier one's), write the merged results.json
-    (the last file's args, every file's commands and records) and redraw the table and plot in ``out``."""
+    """Merge saved runs (a later file's row replaces an earlier one's with the same key; records such as
+    ``tuning`` merge per objective), write the merged results.json (the last file's args, every file's
+    commands) and redraw the table and plot in ``out``."""
     rows, commands, wall, extra = [], [], 0.0, {}
     for path in paths:
         with open(path) as f:
             saved = json.load(f)
         for r in saved["results"]:
             r.setdefault("samples", saved["args"]["samples"])
-        later = {r["part"] for r in saved["results"]}
-        rows = [r for r in rows if r["part"] not in later] + saved["results"]
+        later = {r.get("key") for r in saved["results"]} - {None}
+        rows = [r for r in rows if r.get("key") not in later] + saved["results"]
         commands += saved.get("commands") or [saved["args"]["command"]]
         wall += saved.get("wall", 0.0)
-        extra.update({k: v for k, v in saved.items() if k not in ("args", "results", "wall", "commands")})
+        for k, v in saved.items():
+            if k not in ("args", "results", "wall", "commands"):
+                extra[k] = dict(extra.get(k) or {}, **v) if isinstance(v, dict) else v
     extra["commands"] = list(dict.fromkeys(commands))
     os.makedirs(out, exist_ok=True)
     merged = os.path.join(out, "results.json")

@@ -61,6 +61,18 @@ def test_tiny_run_writes_baselines_tuning_tables_plot_and_resumes(tmp_path, caps
     assert (tmp_path / "again" / "results.md").read_text().split("Machine")[1] == text.split("Machine")[1]
     merged = json.load(open(tmp_path / "again" / "results.json"))
     assert merged["results"] == rows and merged["tuning"] == tuning and merged["stability"] == saved["stability"]
+    # two processes' files (e.g. one per core) merge by row key and per-objective record
+    halves = [dict(saved, results=[r for r in rows if (r["part"] == "stability") == side],
+                   tuning={k: v for k, v in tuning.items() if (k == "RPC") == side}, wall=10.0 * (1 + side))
+              for side in (True, False)]
+    halves[0]["results"].append(dict(rows[0], linear=-1.0))  # a stale copy of a row the later file holds
+    paths = [str(tmp_path / f"half{i}.json") for i in range(2)]
+    for half, path in zip(halves, paths):
+        json.dump(half, open(path, "w"))
+    bench.main(["--render"] + paths + ["--out", str(tmp_path / "merged")])
+    merged = json.load(open(tmp_path / "merged" / "results.json"))
+    assert sorted(r["key"] for r in merged["results"]) == sorted(r["key"] for r in rows)
+    assert all(r["linear"] > 0 for r in merged["results"]) and merged["tuning"] == tuning and merged["wall"] == 30.0
 
 
 def test_largest_lr_that_trains_stops_at_the_first_failing_lr():
