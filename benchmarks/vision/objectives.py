@@ -3,7 +3,10 @@
 RPC (Tsai et al., ICLR 2021, arXiv 2103.11275): ``rpc_plugins.RPCLoss`` with alpha, beta, gamma and
 temperature. NT-Xent (SimCLR, Chen et al. 2020) and DCL (Yeh et al. 2022): lightly's losses when lightly
 imports (otherwise NT-Xent is ``rpc_plugins.ContrastiveLoss("infonce")``, which equals it, and DCL is
-skipped); temperature. MIO, NWJ, JS, DV: ``rpc_plugins.ContrastiveLoss(name)``; temperature.
+skipped); temperature. MIO, NWJ, JS, DV: ``rpc_plugins.ContrastiveLoss(name)``; temperature. The
+``*-raw-critic`` variants score unnormalised projections like the authors' CIFAR-10 RPC preset (stability
+grid only). The benchmark's own loop detects divergence, so rpc_plugins' NaN/Inf check is off here (as
+lightly's losses have none).
 Every objective also tunes the learning rate (added by the run script, relative to ``--lr``).
 
 >>> spec = SPECS["RPC"]
@@ -38,12 +41,22 @@ def _dcl(h):
 
 
 def _peer(name):
-    return Spec(lambda h: rp.ContrastiveLoss(name.lower(), temperature=h["temperature"]), {"temperature": 0.5},
-                {"temperature": TEMPERATURES}, f"`rpc_plugins.ContrastiveLoss('{name.lower()}')`")
+    return Spec(lambda h: rp.ContrastiveLoss(name.lower(), temperature=h["temperature"], check_finite=False),
+                {"temperature": 0.5}, {"temperature": TEMPERATURES}, f"`rpc_plugins.ContrastiveLoss('{name.lower()}')`")
+
+
+def _raw_critic(name):
+    """``name`` on unnormalised projections, f = <h_i, h_j> / 128: the critic of the authors' CIFAR-10 RPC
+    (``hidden_norm=False``, T = 128), given to the peers for the stability grid (not tuned)."""
+    objective = "infonce" if name == "InfoNCE" else name.lower()
+    return Spec(lambda h: rp.ContrastiveLoss(objective, temperature=h["temperature"], normalize=False,
+                                             check_finite=False),
+                {"temperature": 128.0}, {}, f"`rpc_plugins.ContrastiveLoss('{objective}', normalize=False)`")
 
 
 SPECS = {
-    "RPC": Spec(lambda h: rp.RPCLoss(alpha=h["alpha"], beta=h["beta"], gamma=h["gamma"], temperature=h["temperature"]),
+    "RPC": Spec(lambda h: rp.RPCLoss(alpha=h["alpha"], beta=h["beta"], gamma=h["gamma"], temperature=h["temperature"],
+                                     check_finite=False),
                 {"alpha": 0.3, "beta": 0.01, "gamma": 0.1, "temperature": 0.1},
                 {"alpha": [0.1, 0.3, 1.0], "beta": [0.001, 0.01, 0.1], "gamma": [0.01, 0.1, 1.0],
                  "temperature": [0.05, 0.1, 0.2, 0.5]}, "`rpc_plugins.RPCLoss`"),
@@ -53,9 +66,11 @@ SPECS = {
     "NWJ": _peer("NWJ"),
     "JS": _peer("JS"),
     "DV": _peer("DV"),
-    "RPC-cifar10-preset": Spec(lambda h: rp.RPCLoss.from_paper("cifar10"), {}, {},
-                               "`RPCLoss.from_paper('cifar10')` (the authors' CIFAR-10 values; not tuned)"),
+    "RPC-cifar10-preset": Spec(lambda h: rp.RPCLoss.from_paper("cifar10", check_finite=False), {}, {},
+                               "`RPCLoss.from_paper('cifar10')` (the authors' CIFAR-10 values: raw critic, "
+                               "T = 128; not tuned)"),
 }
+SPECS.update({f"{n}-raw-critic": _raw_critic(n) for n in ("InfoNCE", "MIO", "NWJ", "JS", "DV")})
 BASELINES = ("raw-pixels", "random-init", "supervised")
 
 

@@ -223,6 +223,13 @@ def plot(rows, path):
     plots.save(fig, path)
 
 
+def _merge(old, new):
+    """``new`` over ``old``, dicts merged key by key at every depth (e.g. stability[optimizer][objective])."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return dict(old, **{k: _merge(old.get(k), v) for k, v in new.items()})
+    return new
+
+
 def render(paths, out):
     """Merge saved runs (a later file's row replaces an earlier one's with the same key; records such as
     ``tuning`` merge per objective), write the merged results.json (the last file's args, every file's
@@ -239,7 +246,7 @@ def render(paths, out):
         wall += saved.get("wall", 0.0)
         for k, v in saved.items():
             if k not in ("args", "results", "wall", "commands"):
-                extra[k] = dict(extra.get(k) or {}, **v) if isinstance(v, dict) else v
+                extra[k] = _merge(extra.get(k), v)
     extra["commands"] = list(dict.fromkeys(commands))
     os.makedirs(out, exist_ok=True)
     merged = os.path.join(out, "results.json")

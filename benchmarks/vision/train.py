@@ -2,7 +2,8 @@
 
 Both see a fixed number of training images (``samples``: the compute budget, equal for every
 objective and batch size), draw batches with replacement from a seeded generator, and build the same
-two augmented views per image as SimCLR (Chen et al. 2020). Divergence = a non-finite loss or weight.
+two augmented views per image as SimCLR (Chen et al. 2020). Divergence = a non-finite loss or weight, or
+a loss that refuses non-finite scores (rpc_plugins raises a ValueError naming them).
 ``bf16=True`` runs the backbone and head under bfloat16 autocast (CPU AMX or GPU tensor cores); the
 objective and the optimiser stay in float32, the same for every objective.
 
@@ -35,7 +36,12 @@ def _loop(step_loss, params, x, batch_size, lr, samples, seed, device, optimizer
     losses, pending = [], []
     for step in range(steps):
         idx = torch.randint(0, len(x), (batch_size,), generator=gi).to(device)
-        loss = step_loss(idx, g)
+        try:
+            loss = step_loss(idx, g)
+        except ValueError as error:  # rpc_plugins names non-finite scores instead of returning NaN
+            if "NaN or Inf" not in str(error):
+                raise
+            return losses + [float("nan")], True
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -135,6 +135,38 @@ def test_bf16_autocast_trains_in_bfloat16_and_returns_float32_losses():
     assert all(p.dtype == torch.float32 for p in out["backbone"].parameters())
 
 
+def test_a_run_whose_embeddings_blow_up_is_diverged_for_every_kind_of_objective():
+    """lightly's losses return NaN, rpc_plugins' raise a ValueError naming the non-finite scores: both
+    end the run as diverged instead of crashing the grid; other errors still propagate."""
+    load_benchmark()
+    import torch
+
+    from benchmarks.vision import train
+    from benchmarks.vision.objectives import make_loss
+
+    x = torch.rand(32, 1, 28, 28)
+    for name in ("NT-Xent", "RPC", "NWJ-raw-critic", "RPC-cifar10-preset"):
+        out = train.pretrain(lambda: make_loss(name), x, batch_size=16, lr=1e30, samples=96, seed=0,
+                             device="cpu", backbone_name="cnn", optimizer="sgd")
+        assert out["diverged"], name
+    with pytest.raises(ValueError, match="must be"):
+        train.pretrain(lambda: make_loss("RPC", {"alpha": -1.0}), x, batch_size=16, lr=1e-3, samples=32,
+                       seed=0, device="cpu", backbone_name="cnn")
+
+
+def test_raw_critic_variants_score_unnormalised_projections():
+    load_benchmark()
+    import torch
+
+    from benchmarks.vision.objectives import make_loss
+
+    a, b = torch.randn(8, 16), torch.randn(8, 16)
+    for name in ("InfoNCE", "NWJ", "DV"):
+        raw = make_loss(f"{name}-raw-critic")
+        assert raw.normalize is False and raw.temperature == 128.0
+        assert not torch.isclose(raw(a, b), raw(3 * a, b)), name  # normalised critics ignore the scale
+
+
 def test_harness_and_vision_module_examples():
     """The ``>>>`` examples of the shared harness (probes, tuning draws, LARS, rows) and the vision modules."""
     import doctest
