@@ -192,6 +192,7 @@ def main():
                         help="only these rows (of rpc, rpc_a1, infonce, binary and the *_tuned ones); default all")
     parser.add_argument("--render-only", action="store_true", help="rewrite results.md from results.json")
     args = parser.parse_args()
+    args.data, args.runs, args.out = (os.path.abspath(p) for p in (args.data, args.runs, args.out))  # fairseq runs in save_dir
     if args.tune_trials and args.tuned_from:
         parser.error("--tune-trials and --tuned-from exclude each other (search here, or reuse a search)")
     if args.render_only:
