@@ -103,7 +103,11 @@ def stability_section(rows, summary):
     out = []
     for opt in dict.fromkeys(r.get("optimizer", "adam") for r in select(rows, part="stability")):
         grid = [r for r in select(rows, part="stability") if r.get("optimizer", "adam") == opt]
-        out += _stability_table(grid, (summary or {}).get(opt, {}))
+        by_lrs = {}  # one table per learning-rate grid (e.g. a longer grid run for some objectives)
+        for n in dict.fromkeys(r["objective"] for r in grid):
+            by_lrs.setdefault(tuple(sorted({r["lr"] for r in grid if r["objective"] == n})), set()).add(n)
+        for names in by_lrs.values():
+            out += _stability_table([r for r in grid if r["objective"] in names], (summary or {}).get(opt, {}))
     return out
 
 
