@@ -209,14 +209,16 @@ def plot(rows, path):
     lrs = sorted({r["lr"] for r in grid})
     gnames = tables.ordered(grid) if grid else []
     width = 0.8 / max(1, len(lrs))
+    tallest = 1
     for j, lr in enumerate(lrs):
         bad = [sum(r["diverged"] or r["collapsed"] for r in select(grid, objective=n, lr=lr)) for n in gnames]
+        tallest = max([tallest] + bad)
         axes[2].bar([i - 0.4 + width * (j + 0.5) for i in range(len(gnames))], bad, width, label=f"lr={lr:g}")
         # (several optimisers in one file share the panel: bars count both, the tables split them)
     axes[2].set_xticks(range(len(gnames)))
     axes[2].set_xticklabels(gnames, rotation=30, ha="right")
     total_bad = sum(r["diverged"] or r["collapsed"] for r in grid)
-    axes[2].set_ylim(0, max(2, total_bad))
+    axes[2].set_ylim(0, tallest * 1.3)  # headroom for the legend
     if grid and not total_bad:
         axes[2].text(0.5, 0.5, f"no diverged or collapsed run\n({len(grid)} runs, lr {', '.join(f'{lr:g}' for lr in lrs)})",
                      transform=axes[2].transAxes, ha="center", va="center")
