@@ -7,7 +7,8 @@
 - ``tables``: markdown tables from rows;
 - ``plots``: bar charts of rows (matplotlib imported lazily: the fairseq and solo envs have none);
 - ``tuning``: equal-budget random search (the same k trials for every objective) and its record;
-- ``optim``: Adam / SGD / LARS by name.
+- ``optim``: Adam / SGD / LARS by name;
+- ``precision``: bfloat16 autocast for the encoders on request.
 
 Modules other than ``optim`` import torch, scikit-learn and matplotlib only inside the functions that need them, so the
 harness loads in every benchmark's environment (Python 3.9+).

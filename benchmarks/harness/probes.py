@@ -22,16 +22,11 @@ def embed(backbone, x, device, batch=1024, bf16=False):
     """Frozen features of ``x`` (eval mode, no grad; bfloat16 autocast if ``bf16``), float32 on ``device``."""
     import torch
 
+    from benchmarks.harness.precision import mixed_precision
+
     backbone.eval()
-    with torch.no_grad():
-        parts = []
-        for i in range(0, len(x), batch):
-            if bf16:
-                with torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16):
-                    parts.append(backbone(x[i:i + batch].to(device)).float())
-            else:
-                parts.append(backbone(x[i:i + batch].to(device)).float())
-        return torch.cat(parts)
+    with torch.no_grad(), mixed_precision(device, bf16):
+        return torch.cat([backbone(x[i:i + batch].to(device)).float() for i in range(0, len(x), batch)])
 
 
 def knn_top1(f_train, y_train, f_test, y_test, k=20, temperature=0.07):
@@ -102,6 +97,12 @@ def few_label_top1(f_train, y_train, f_test, y_test, per_class, subsets=5):
     return sum(scores) / len(scores)
 
 
+def nan_scores(few_labels=0):
+    """The scores of an encoder that cannot be probed (non-finite features, or a diverged run)."""
+    out = dict(linear=float("nan"), knn=float("nan"), spread=0.0)
+    return dict(out, linear_few=float("nan")) if few_labels else out
+
+
 def probe_features(f_train, y_train, f_test, y_test, seed=0, few_labels=0):
     """{"linear", "knn", "spread"} on features (+ "linear_few" when ``few_labels`` per class > 0); NaN
     probes when a feature is not finite.
@@ -112,8 +113,7 @@ def probe_features(f_train, y_train, f_test, y_test, seed=0, few_labels=0):
     import torch.nn.functional as F
 
     if not (torch.isfinite(f_train).all() and torch.isfinite(f_test).all()):
-        out = dict(linear=float("nan"), knn=float("nan"), spread=0.0)
-        return dict(out, linear_few=float("nan")) if few_labels else out
+        return nan_scores(few_labels)
     spread = F.normalize(f_train, dim=1).std(0).mean().item()
     y_train, y_test = y_train.to(f_train.device), y_test.to(f_train.device)
     out = dict(linear=linear_top1(f_train, y_train, f_test, y_test, seed=seed),

@@ -44,6 +44,8 @@ METHODS = {
     "infonce": ["criterion._name=wav2vec"] + [f"~{k}" for k in RPC_KEYS],
     "binary": ["criterion._name=wav2vec", "criterion.infonce=false"] + [f"~{k}" for k in RPC_KEYS],
 }
+# the criteria equal-budget tuning searches, with the overrides each trial starts from (rpc: the yaml's own)
+TUNED_BASE = {"rpc": [], "infonce": METHODS["infonce"], "binary": METHODS["binary"]}
 
 
 def pretrain(method_overrides, seed, data, save_dir, updates, log):
@@ -259,7 +261,6 @@ def main():
 def tune_criteria(args, records, start):
     """Equal-budget tuning (``tune.py``): ({"<criterion>_tuned": overrides of the selected setting}, the
     tuning record)."""
-    base = {"rpc": [], "infonce": METHODS["infonce"], "binary": METHODS["binary"]}
     tune_dir, tune_records = tune.carve_validation(args.data, records)
 
     def train_and_score(criterion, trial, method_overrides):
@@ -267,9 +268,9 @@ def tune_criteria(args, records, start):
         pretrain(method_overrides, 1, tune_dir, save_dir, args.updates, os.path.join(save_dir, "train.log"))
         return evaluate(load_model(save_dir, trained=True), args.data, tune_records)
 
-    record = tune.run(list(base), base, args.tune_trials, args.tune_seed, train_and_score,
+    record = tune.run(list(TUNED_BASE), TUNED_BASE, args.tune_trials, args.tune_seed, train_and_score,
                       log=lambda line: print(f"[{time.time() - start:5.0f}s] {line}", flush=True))
-    return {f"{c}_tuned": tune.overrides(c, rec["selected"], base[c]) for c, rec in record.items()}, record
+    return tuned_methods(record), record
 
 
 def reuse_tuning(path):
@@ -278,10 +279,14 @@ def reuse_tuning(path):
     saved = json.load(open(path))
     if not saved.get("tuning"):
         raise ValueError(f"{path} holds no tuning record (run it with --tune-trials k first)")
-    base = {"rpc": [], "infonce": METHODS["infonce"], "binary": METHODS["binary"]}
     record = {c: dict(rec, reused_from=os.path.relpath(path, ROOT), selected_at_updates=saved["args"]["updates"])
               for c, rec in saved["tuning"].items()}
-    return {f"{c}_tuned": tune.overrides(c, rec["selected"], base[c]) for c, rec in record.items()}, record
+    return tuned_methods(record), record
+
+
+def tuned_methods(record):
+    """{"<criterion>_tuned": fairseq overrides of its selected setting} from a tuning record."""
+    return {f"{c}_tuned": tune.overrides(c, rec["selected"], TUNED_BASE[c]) for c, rec in record.items()}
 
 
 def save(rows, curves, args, elapsed, tuned=None):
@@ -302,9 +307,9 @@ def write_markdown(rows, args, elapsed, has_png, path, majority, tuned):
     names = ["rpc", "rpc_a1", "infonce", "binary", "rpc_tuned", "infonce_tuned", "binary_tuned", "untrained",
              "raw-features"]
     tune_flag = f" --tune-trials {args.tune_trials}" if args.tune_trials else ""
-    if getattr(args, "tuned_from", None):
+    if args.tuned_from:
         tune_flag += f" --tuned-from {os.path.relpath(args.tuned_from, ROOT)}"
-    if getattr(args, "methods", None):
+    if args.methods:
         tune_flag += " --methods " + " ".join(args.methods)
     for flag, value, default in (("--runs", args.runs, os.path.join(ROOT, "runs", "speech_bench")),
                                  ("--out", args.out, os.path.dirname(os.path.abspath(__file__)))):

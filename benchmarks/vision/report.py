@@ -45,9 +45,12 @@ def _few_header(args):
 
 
 def _few_cells(rows, rs, name, part, args):
-    """The few-label probe's cells (mean ± std, margin over raw pixels) when the run measured it."""
+    """The few-label probe's cells (mean ± std, margin over raw pixels) when the run measured it; "-" for
+    an objective without rows in ``part``."""
     if not _get(args, "few_labels", 0):
         return []
+    if not rs:
+        return ["-", "-"]
     return [mean_std([r.get("linear_few") for r in rs]), margin(rows, name, part, "linear_few")]
 
 
@@ -85,7 +88,7 @@ def tuning_section(rows, tuning, args=None):
                      f"{100 * score:.1f}" if isinstance(score, float) and score == score else "n/a",
                      mean_std([r["linear"] for r in rs]) if rs else "-", mean_std([r["knn"] for r in rs]) if rs else "-",
                      margin(rows, n, "tuned") if rs else "-"]
-                    + (_few_cells(rows, rs, n, "tuned", args) if rs else ["-", "-"][:len(_few_header(args))]))
+                    + _few_cells(rows, rs, n, "tuned", args))
     k = sorted({rec["trials"] for rec in tuning.values()})
     first = next(iter(tuning.values()))
     seeds = sorted({r["seed"] for r in select(rows, part="tuned")})

@@ -109,7 +109,7 @@ def run_one(it, splits, args):
     else:
         out = train.pretrain(lambda: make_loss(name, it["hyper"]), x_fit, **common)
     if out["diverged"]:
-        scores = dict(linear=float("nan"), knn=float("nan"), linear_few=float("nan"), spread=0.0)
+        scores = probes.nan_scores(args.few_labels)
     else:
         scores = probes.probe_encoder(out["backbone"], splits[it["split"]], args.device,
                                       few_labels=args.few_labels, bf16=args.bf16)

@@ -16,13 +16,12 @@ objective and the optimiser stay in float32, the same for every objective.
 """
 import math
 
-import contextlib
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from benchmarks.harness.augment import augment
+from benchmarks.harness.precision import mixed_precision
 from benchmarks.harness.optim import make_optimizer
 from benchmarks.vision.models import build_model
 
@@ -52,13 +51,6 @@ def _loop(step_loss, params, x, batch_size, lr, samples, seed, device, optimizer
             if not all(math.isfinite(v) for v in losses[-50:]):
                 return losses, True
     return losses, not all(torch.isfinite(p).all() for p in params)
-
-
-def mixed_precision(device, bf16):
-    """bfloat16 autocast on ``device`` when ``bf16``, else a no-op context."""
-    if not bf16:
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16)
 
 
 def pretrain(objective, x, batch_size, lr, samples, seed, device, backbone_name, optimizer="adam", bf16=False):

@@ -127,7 +127,7 @@ def test_bf16_autocast_trains_in_bfloat16_and_returns_float32_losses():
                 return super().forward(a, b)
         return Spy()
 
-    with train.mixed_precision("cpu", True):
+    with train.mixed_precision("cpu", True):  # the harness's context, as train uses it
         assert torch.nn.Linear(4, 4)(torch.rand(2, 4)).dtype == torch.bfloat16
     out = train.pretrain(objective, x, batch_size=16, lr=1e-3, samples=32, seed=0, device="cpu",
                          backbone_name="cnn", bf16=True)
@@ -173,7 +173,7 @@ def test_harness_and_vision_module_examples():
     import importlib
 
     load_benchmark()  # puts the checkout on sys.path
-    names = ["augment", "data", "optim", "plots", "probes", "rows", "tables", "tuning"]
+    names = ["augment", "data", "optim", "plots", "precision", "probes", "rows", "tables", "tuning"]
     modules = [f"benchmarks.harness.{n}" for n in names] + [
         f"benchmarks.vision.{n}" for n in ("models", "objectives", "report", "train")]
     for name in modules:
