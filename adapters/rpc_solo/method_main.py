@@ -1,54 +1,60 @@
-"""``method: rpc`` for solo-learn's current main (hydra cfg API, ``BaseMethod(cfg)``).
+"""``method: rpc`` for solo-learn's current main: solo's SimCLR with ``loss: rpc`` (one implementation).
 
-Relative Predictive Coding (Tsai et al., ICLR 2021, arXiv 2103.11275) as a solo-learn method. Same design
-as ``method_v1``: solo's SimCLR with the objective swapped. Settings live under ``method_kwargs``
-(SimCLR's ``proj_hidden_dim``, ``proj_output_dim``, ``temperature``; ours ``loss``, ``alpha``, ``beta``,
-``gamma``, ``normalize``, ``smile_clip``, ``mio_l2_weight``) with defaults filled by
-``add_and_assert_specific_cfg``; a bad value or an unknown key raises a ValueError naming
-``method_kwargs.<key>`` before training. solo's cifar ``simclr.yaml`` with only ``method=rpc`` changed runs
-RPC with the defaults; override with ``+method_kwargs.loss=mio`` (``+``: the key is new to that yaml).
+Relative Predictive Coding (Tsai et al., ICLR 2021, arXiv 2103.11275). ``method: rpc`` is
+``rpc_solo.switch_methods.SimCLR`` with ``loss`` defaulting to ``rpc``: any number of crops, any objective
+(``loss: mio``), options in ``loss_kwargs`` (``alpha``, ``beta``, ``gamma``, ``normalize``, ...). The spellings of
+earlier releases, ``method_kwargs.loss``, ``.alpha``, ``.beta``, ``.gamma``, ``.normalize``, ``.smile_clip``,
+``.mio_l2_weight``, are still read (moved to ``loss`` / ``loss_kwargs``); any other unknown ``method_kwargs`` key
+raises a ValueError naming it. solo's cifar ``simclr.yaml`` with only ``method=rpc`` changed runs RPC.
+
+>>> from omegaconf import OmegaConf
+>>> cfg = OmegaConf.create({"method_kwargs": {"temperature": 0.2, "loss": "mio", "mio_l2_weight": 0.5}})
+>>> _move_legacy_keys(cfg); cfg.loss, dict(cfg.loss_kwargs)
+('mio', {'l2_weight': 0.5})
 """
-from typing import Any, Sequence
-
 import omegaconf
-import torch
-from solo.methods.base import BaseMethod
-from solo.methods.simclr import SimCLR
-from solo.utils.misc import omegaconf_select
+from omegaconf import OmegaConf
+from solo.methods.simclr import SimCLR as SoloSimCLR
 
-from .objective import DEFAULTS, build_loss
+from .loss_switch import LossSwitch, loss_name
+from .switch_methods import SimCLR
 
 SIMCLR_KEYS = ("proj_hidden_dim", "proj_output_dim", "temperature")
+LEGACY_KEYS = {"alpha": "alpha", "beta": "beta", "gamma": "gamma", "normalize": "normalize", "smile_clip": "clip",
+               "mio_l2_weight": "l2_weight"}
+
+
+def _move_legacy_keys(cfg: omegaconf.DictConfig) -> None:
+    """``method_kwargs.{loss, alpha, ...}`` (method rpc before the top-level ``loss`` key) to ``loss``/``loss_kwargs``."""
+    kw = cfg.method_kwargs
+    unknown = sorted(set(kw) - set(SIMCLR_KEYS) - set(LEGACY_KEYS) - {"loss"})
+    if unknown:
+        raise ValueError(f"method_kwargs.{unknown[0]} is not a setting of method rpc; valid keys: {list(SIMCLR_KEYS)} "
+                         "(objective options go in loss_kwargs)")
+    if "loss" in kw:
+        if loss_name(cfg) not in (None, kw.loss):
+            raise ValueError(f"loss={cfg.loss!r} and method_kwargs.loss={kw.loss!r} disagree; set only `loss`")
+        cfg.loss = kw.pop("loss")
+    moved = {LEGACY_KEYS[k]: kw.pop(k) for k in list(kw) if k in LEGACY_KEYS}
+    if moved:
+        if OmegaConf.select(cfg, "loss_kwargs", default=None) is None:
+            cfg.loss_kwargs = {}
+        for key, value in moved.items():
+            if key in cfg.loss_kwargs and cfg.loss_kwargs[key] != value:
+                raise ValueError(f"loss_kwargs.{key} and its older spelling in method_kwargs disagree; set loss_kwargs")
+            cfg.loss_kwargs[key] = value
 
 
 class RPC(SimCLR):
-    """SimCLR's machinery with an rpc_plugins objective (default: RPC); see examples/solo/rpc.yaml."""
+    """solo's SimCLR with ``loss: rpc`` unless ``loss`` says otherwise; see examples/solo/rpc.yaml."""
 
-    def __init__(self, cfg: omegaconf.DictConfig):
-        super().__init__(cfg)
-        kw = cfg.method_kwargs
-        self.loss_name = kw.loss
-        self.contrastive_loss = build_loss(lambda k: f"method_kwargs.{k}", kw.loss, kw.temperature, kw.alpha,
-                                           kw.beta, kw.gamma, kw.normalize, kw.smile_clip, kw.mio_l2_weight)
+    METHOD = "rpc"
 
     @staticmethod
     def add_and_assert_specific_cfg(cfg: omegaconf.DictConfig) -> omegaconf.DictConfig:
-        cfg = super(RPC, RPC).add_and_assert_specific_cfg(cfg)
-        unknown = sorted(set(cfg.method_kwargs) - set(DEFAULTS) - set(SIMCLR_KEYS))
-        if unknown:
-            raise ValueError(f"method_kwargs.{unknown[0]} is not a setting of method rpc; "
-                             f"valid keys: {sorted(set(DEFAULTS) | set(SIMCLR_KEYS))}")
-        for key, default in DEFAULTS.items():
-            cfg.method_kwargs[key] = omegaconf_select(cfg, f"method_kwargs.{key}", default)
-        build_loss(lambda k: f"method_kwargs.{k}", **{k: cfg.method_kwargs[k] for k in DEFAULTS},
-                   temperature=cfg.method_kwargs.temperature)  # fail at config time, naming the key
+        cfg = SoloSimCLR.add_and_assert_specific_cfg(cfg)
+        _move_legacy_keys(cfg)
+        if loss_name(cfg) is None:
+            cfg.loss = "rpc"
+        cfg.loss_kwargs = LossSwitch.from_cfg(cfg, "rpc").resolved_kwargs("rpc")  # fails here, naming the key
         return cfg
-
-    def training_step(self, batch: Sequence[Any], batch_idx: int) -> torch.Tensor:
-        if self.num_small_crops:
-            raise ValueError("method rpc uses the two large crops only; set data.num_small_crops: 0")
-        out = BaseMethod.training_step(self, batch, batch_idx)
-        z1, z2 = out["z"][:2]
-        loss = self.contrastive_loss(z1, z2)
-        self.log(f"train_{self.loss_name}_loss", loss, on_epoch=True, sync_dist=True)
-        return loss + out["loss"]
