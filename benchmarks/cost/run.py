@@ -52,9 +52,11 @@ def make_loss(name):
 
 
 def inputs(n, dim, device, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    out0 = torch.randn(n, dim, generator=g)
-    out1 = out0 + 0.5 * torch.randn(n, dim, generator=g)
+    """Two correlated views; drawn on the GPU itself for a CUDA run (N x D numbers in seconds, not minutes)."""
+    where = device if device.startswith("cuda") else "cpu"
+    g = torch.Generator(device=where).manual_seed(seed)
+    out0 = torch.randn(n, dim, generator=g, device=where)
+    out1 = out0 + 0.5 * torch.randn(n, dim, generator=g, device=where)
     return out0.to(device).requires_grad_(True), out1.to(device).requires_grad_(True)
 
 
@@ -170,10 +172,10 @@ def needed_bytes(name, n, dim):
     return QUADRATIC_BYTES.get(name, 0.0) * (2 * n) ** 2 + 8 * n * dim * 4 + 2 ** 28
 
 
-def run_child(args, name, n, mode="loss"):
+def run_child(args, name, n, mode="loss", bf16=False):
     cmd = [sys.executable, os.path.abspath(__file__), "--child", mode, name, str(n), "--dim", str(args.dim),
            "--device", args.device, "--repeats", str(args.repeats), "--threads", str(args.threads)]
-    if args.bf16_row:
+    if bf16:
         cmd.append("--bf16-row")
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0:
@@ -181,41 +183,50 @@ def run_child(args, name, n, mode="loss"):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def run(args):
-    rows = []
+def run(args, on_row=lambda rows, steps: None):
+    """Every planned row, each in a fresh child; ``on_row(rows, steps)`` after each (partial results).
+
+    With ``--time-budget`` a row not started in time is recorded as not run (why: the budget)."""
+    rows, steps = [], []
+    started = time.time()
+
+    def out_of_time():
+        return args.time_budget and time.time() - started > args.time_budget
+
+    def add(target, row, run):
+        if out_of_time():
+            row["skipped"] = f"time budget of {args.time_budget:g} s spent"
+        else:
+            row.update(run())
+        target.append(row)
+        on_row(rows, steps)
+        print(json.dumps(row), flush=True)
+
     losses, gram_losses = args.losses, args.gram_losses
     if args.device.startswith("cuda"):  # the C++ kernel is a CPU path
         losses, gram_losses = ([x for x in names if not x.endswith(KERNEL_SUFFIX)] for names in (losses, gram_losses))
     plan = [(n, name) for n in args.sizes for name in losses if f"{name}@{n}" not in args.skip] + \
         [(n, name) for n in args.gram_sizes for name in gram_losses if f"{name}@{n}" not in args.skip]
     if any(name.endswith(KERNEL_SUFFIX) for _, name in plan):
-        started = time.time()
+        compiling = time.time()
         cpu_kernel.enable()  # compile once here (cached), not inside a child
-        print(f"C++ kernel ready in {time.time() - started:.0f} s", flush=True)
+        print(f"C++ kernel ready in {time.time() - compiling:.0f} s", flush=True)
     for n, name in plan:
-        row = dict(n=n, loss=name, dtype="float32")
         need, avail = needed_bytes(name, n, args.dim), available_bytes()
         if not args.device.startswith("cuda") and avail is not None and need > 0.9 * avail:
-            row["skipped"] = f"needs about {need / 2**30:.1f} GiB, {avail / 2**30:.1f} GiB available"
+            rows.append(dict(n=n, loss=name, dtype="float32",
+                             skipped=f"needs about {need / 2**30:.1f} GiB, {avail / 2**30:.1f} GiB available"))
+            print(json.dumps(rows[-1]), flush=True)
         else:
-            row.update(run_child(args, name, n))
-        rows.append(row)
-        print(json.dumps(row), flush=True)
+            add(rows, dict(n=n, loss=name, dtype="float32"), lambda: run_child(args, name, n))
     if args.bf16:
         for n in args.bf16_sizes:
-            for name in ("NTXentLoss", "RPCLoss gram"):
-                args.bf16_row = True
-                row = dict(n=n, loss=name, dtype="bf16 autocast", **run_child(args, name, n))
-                args.bf16_row = False
-                rows.append(row)
-                print(json.dumps(row), flush=True)
-    steps = []
+            for name in args.bf16_losses:
+                add(rows, dict(n=n, loss=name, dtype="bf16 autocast"), lambda: run_child(args, name, n, bf16=True))
     if args.train_step:
         for n in args.train_step_sizes:
             for name in ("NTXentLoss", "RPCLoss gram"):
-                row = dict(n=n, loss=name, **run_child(args, name, n, mode="step"))
-                steps.append(row)
-                print(json.dumps(row), flush=True)
+                add(steps, dict(n=n, loss=name), lambda: run_child(args, name, n, mode="step"))
     return rows, steps
 
 
@@ -309,6 +320,10 @@ def main():
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--bf16", action="store_true", help="add bf16-autocast rows (GPU mode)")
     parser.add_argument("--bf16-sizes", type=int, nargs="*", default=[4096, 16384])
+    parser.add_argument("--bf16-losses", nargs="*", default=["NTXentLoss", "RPCLoss gram"],
+                        help="the losses run at --bf16-sizes")
+    parser.add_argument("--time-budget", type=float, default=0,
+                        help="seconds; rows not started by then are recorded as not run (0: no limit)")
     parser.add_argument("--train-step", action="store_true", help="add RPC vs NT-Xent training-step times")
     parser.add_argument("--train-step-sizes", type=int, nargs="*", default=[256, 1024])
     parser.add_argument("--out", default=HERE)
@@ -325,10 +340,16 @@ def main():
             result = measure(name, int(n), args.dim, args.device, args.repeats, args.bf16_row)
         print(json.dumps(result))
         return
-    args.bf16_row = False
     started = time.time()
-    rows, steps = run(args)
     command = "python benchmarks/cost/run.py " + shlex.join(sys.argv[1:])
+    os.makedirs(args.out, exist_ok=True)
+
+    def save(rows, steps, partial=True):
+        with open(os.path.join(args.out, "results.json"), "w") as f:
+            json.dump(dict(command=command, machine=machine_line(args.device, args.threads), rows=rows, steps=steps,
+                           **({"partial": True} if partial else {})), f, indent=1)
+
+    rows, steps = run(args, on_row=save)
     parts = [
         "# Loss cost: RPCLoss (fused linear-time, dense) vs lightly NTXentLoss and DCLLoss",
         "",
@@ -346,12 +367,9 @@ def main():
     ]
     if steps:
         parts += ["Training step (small CNN + 128-d head, two views):", "", step_table(steps), ""]
-    os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "results.md"), "w") as f:
         f.write("\n".join(parts))
-    with open(os.path.join(args.out, "results.json"), "w") as f:
-        json.dump(dict(command=command, machine=machine_line(args.device, args.threads), rows=rows, steps=steps), f,
-                  indent=1)
+    save(rows, steps, partial=False)
     plot(rows, os.path.join(args.out, "cost.png"))
     print("\n".join(parts))
 
