@@ -100,10 +100,11 @@ class LossSwitch:
 
     def __call__(self, anchors: torch.Tensor, candidates: torch.Tensor, pos_mask: torch.Tensor,
                  neg_mask: torch.Tensor) -> torch.Tensor:
-        """Objective on f(a, c) = <a, c> / T for ``anchors (A, D)`` x ``candidates (C, D)`` (float32, outside
-        autocast; normalise them first where the method does); ``pos_mask``/``neg_mask`` bool (A, C)."""
+        """Objective on f(a, c) = <a, c> / T for ``anchors (A, D)`` x ``candidates (C, D)`` (at least float32,
+        outside autocast; normalise them first where the method does); ``pos_mask``/``neg_mask`` bool (A, C)."""
         with torch.autocast(anchors.device.type, enabled=False):
-            anchors, candidates = anchors.float(), candidates.float()
+            dtype = torch.float64 if anchors.dtype == torch.float64 else torch.float32  # fp16/bf16: float32
+            anchors, candidates = anchors.to(dtype), candidates.to(dtype)
             cosine = anchors @ candidates.t()
             if self.name != "mio":
                 return multi_positive_loss(self.name, cosine / self.temperature, pos_mask, neg_mask,
