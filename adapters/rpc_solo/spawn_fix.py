@@ -6,7 +6,7 @@ CPU tensors into shared memory: both ranks then hold the SAME parameter and buff
 weights and a 2-process run of solo-learn 1.0.2 intermittently ends with NaN/Inf weights.
 Cloning ``.data`` at train start (after DDP's initial broadcast, before the first step) restores
 real data parallelism: DDP and the optimizers keep the same ``Parameter`` objects. Used by
-``rpc_solo.pretrain`` for ``--accelerator ddp_cpu`` (RPC: Tsai et al., ICLR 2021, arXiv 2103.11275).
+``rpc_solo.pretrain`` for ``--accelerator ddp_cpu``.
 
 >>> import torch
 >>> m = torch.nn.Linear(2, 1); m.share_memory()  # doctest: +ELLIPSIS
