@@ -49,16 +49,17 @@ def test_simclr_yaml_with_only_method_rpc_trains_with_online_linear_and_knn(digi
     (ckpt,) = checkpoints(tmp_path / "ckpt" / "rpc")
     args = saved_args(tmp_path / "ckpt")
     assert args["method"] == "rpc"
-    assert {k: args["method_kwargs"][k] for k in ("loss", "alpha", "beta", "gamma", "normalize")} == dict(
-        loss="rpc", alpha=0.3, beta=0.01, gamma=0.1, normalize=True)
+    assert args["loss"] == "rpc"  # method rpc = simclr + loss rpc, with RPC's defaults resolved by the core
+    assert args["loss_kwargs"] == dict(alpha=0.3, beta=0.01, gamma=0.1, normalize=True)
     state = torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"]
     assert all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point())
 
 
 @pytest.mark.parametrize("loss", ["infonce", "mio"])
 def test_loss_switch_from_the_command_line(digits_folder, tmp_path, monkeypatch, loss):
-    """One key switches the objective; ``+`` because simclr.yaml has no ``method_kwargs.loss``."""
-    main_pretrain_in_process(tmp_path, cpu_overrides(digits_folder, loss=f"+method_kwargs.loss={loss}",
+    """One key switches the objective; ``+`` because simclr.yaml has no ``loss`` (the older spelling
+    ``method_kwargs.loss`` is still read for method rpc, test_loss_switch_config)."""
+    main_pretrain_in_process(tmp_path, cpu_overrides(digits_folder, loss=f"+loss={loss}",
                                                      train_batches="+limit_train_batches=1"), monkeypatch)
     metrics, _ = logged_metrics(tmp_path)
     assert math.isfinite(metrics[f"train_{loss}_loss_epoch"]), metrics
@@ -83,13 +84,13 @@ def test_bad_loss_from_solo_script_names_the_key(digits_folder, tmp_path):
     proc = run_main_pretrain(tmp_path, cpu_overrides(digits_folder, loss="+method_kwargs.loss=simclr2"),
                              env={"HYDRA_FULL_ERROR": "0"})
     assert proc.returncode != 0
-    assert "method_kwargs.loss='simclr2' is not a known objective" in proc.stderr, proc.stderr[-3000:]
+    assert "loss='simclr2' is not a known objective" in proc.stderr, proc.stderr[-3000:]
 
 
 @pytest.mark.parametrize("override,message", [
-    ("+method_kwargs.beta=-0.5", "method_kwargs.beta must be >= 0"),
-    ("+method_kwargs.gamma=-1", "method_kwargs.gamma must be >= 0"),
-    ("method_kwargs.temperature=0", "method_kwargs.temperature must be > 0"),
+    ("+method_kwargs.beta=-0.5", r"loss_kwargs for loss='rpc'.*beta must be finite and >= 0"),
+    ("+loss_kwargs.gamma=-1", r"loss_kwargs for loss='rpc'.*gamma must be finite and >= 0"),
+    ("method_kwargs.temperature=0", r"method_kwargs.temperature=0\): temperature must be finite and > 1e-8"),
     ("+method_kwargs.lossy=mio", "method_kwargs.lossy is not a setting of method rpc"),
 ])
 def test_bad_config_names_the_key(digits_folder, tmp_path, monkeypatch, override, message):
@@ -134,7 +135,7 @@ def test_example_rpc_yaml_composes_with_solo_cifar_groups(digits_folder, tmp_pat
     theirs = compose_solo_cfg(overrides, config_name="simclr.yaml", config_dir=str(conf))
     assert ours.method == "rpc" and theirs.method == "simclr"
     assert ours.augmentations == theirs.augmentations and ours.optimizer == theirs.optimizer
-    assert {"loss", "alpha", "beta", "gamma"} <= set(ours.method_kwargs)
+    assert ours.loss == "rpc" and {"alpha", "beta", "gamma", "normalize"} <= set(ours.loss_kwargs)
     assert isinstance(METHODS["rpc"](ours), rpc_solo.RPC)
 
 
