@@ -17,13 +17,14 @@ FAIRSEQ-TORCH2_TESTS := $(COMMON_TESTS) integration_tests/fairseq
 SOLO_TESTS           := $(COMMON_TESTS) integration_tests/solo
 FAIRSEQ_TESTS        := $(COMMON_TESTS) integration_tests/fairseq
 
-.PHONY: demo test envs system bench-cost $(addprefix test-,$(ERAS)) $(addprefix env-,$(ERAS))
+.PHONY: demo test lint envs system bench-cost $(addprefix test-,$(ERAS)) $(addprefix env-,$(ERAS))
 
 demo: env-main system
 	.venvs/main/bin/python examples/demo.py
 
 test: system envs
 	@status=0; \
+	$(MAKE) --no-print-directory lint || status=1; \
 	for era in $(ERAS); do \
 	  $(MAKE) --no-print-directory test-$$era || status=1; \
 	done; \
@@ -50,6 +51,13 @@ $(foreach era,$(ERAS),$(eval $(call era_rules,$(era))))
 
 system:
 	@bash envs/system.sh
+
+# ruff (lint rules in pyproject.toml) over the whole tree, mypy over the core with the main era's torch
+lint: env-main
+	@bash envs/lint.sh
+	@start=$$(date +%s); echo "=== [lint] ruff check . && mypy (rpc_plugins/)"; \
+	.venvs/lint/bin/ruff check . && .venvs/lint/bin/mypy --python-executable .venvs/main/bin/python; rc=$$?; \
+	echo "=== [lint] rc=$$rc in $$(( $$(date +%s) - start )) s"; exit $$rc
 
 bench-cost: env-main
 	.venvs/main/bin/python benchmarks/cost/run.py

@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 import torch
 from torch import Tensor
 
-from . import cpu_kernel
+from . import _thread_limits, cpu_kernel
 
 _EXACT = torch.float64
 _EPS = 1e-12
@@ -35,10 +35,7 @@ _FP32_PRODUCTS_PER_FLUSH = 4  # chunk products summed in the input dtype before 
 
 
 def _row_norms(x: Tensor, out: Tensor) -> None:
-    if hasattr(torch, "linalg") and hasattr(torch.linalg, "vector_norm"):
-        torch.linalg.vector_norm(x, dim=1, out=out)
-    else:  # torch < 1.9
-        out.copy_(x.norm(dim=1))
+    torch.linalg.vector_norm(x, dim=1, out=out)
 
 
 def _row_dots(x: Tensor, y: Tensor, tmp: Tensor, out: Tensor) -> None:
@@ -49,31 +46,29 @@ def _row_dots(x: Tensor, y: Tensor, tmp: Tensor, out: Tensor) -> None:
 def _in_parallel(n: int, rows: int, work) -> list:
     """Run ``work(start, stop)`` on contiguous, chunk-aligned row ranges, one per intra-op thread.
 
-    Each range runs single-threaded in its own Python thread (torch kernels release the GIL):
-    cache-sized chunks are far too small to split across threads, and on a shared machine a
-    parallel region that waits for a descheduled thread costs milliseconds. The intra-op thread
-    count is set to 1 for the duration (new threads read it when they first run a kernel) and
-    restored afterwards.
+    Each range runs in its own Python thread (torch kernels release the GIL) whose kernels are
+    single-threaded: cache-sized chunks are far too small to split across threads, and on a shared
+    machine a parallel region that waits for a descheduled thread costs milliseconds. Only those
+    threads are limited (``_thread_limits``), the calling thread for one range and only while it runs;
+    the process's thread settings stay as they are. A torch build whose threads cannot be limited one
+    by one runs one range in the calling thread as it is.
     """
     chunks = -(-n // rows)
     # below _PARALLEL_MIN_CHUNKS chunks the work is too short to pay for threads (and their buffers)
     workers = max(1, min(torch.get_num_threads(), chunks // _PARALLEL_MIN_CHUNKS))
+    if workers > 1 and not _thread_limits.available():
+        workers = 1
     bounds = [rows * (chunks * k // workers) for k in range(workers)] + [n]
     ranges = [(lo, min(hi, n)) for lo, hi in zip(bounds[:-1], bounds[1:]) if lo < hi]
 
     def run(bounds):
-        with torch.no_grad():  # grad mode is thread-local: new threads start with it on
+        with _thread_limits.single_threaded(), torch.no_grad():  # grad mode is thread-local too
             return work(*bounds)
 
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        if len(ranges) == 1:
-            return [run(ranges[0])]
-        with ThreadPoolExecutor(len(ranges)) as pool:
-            return list(pool.map(run, ranges))
-    finally:
-        torch.set_num_threads(previous)
+    if len(ranges) == 1:
+        return [run(ranges[0])]
+    with ThreadPoolExecutor(len(ranges)) as pool:
+        return list(pool.map(run, ranges))
 
 
 def _kernel_for(a: Tensor, b: Tensor):
@@ -181,17 +176,17 @@ def backward(a: Tensor, b: Tensor, saved, normalize: bool, rows: int, grads, wan
     if kernel is not None:
         none = a.new_empty(0)
 
-        def work(start: int, stop: int) -> None:
+        def kernel_work(start: int, stop: int) -> None:
             kernel.backward_range(a, b, none if grad_a is None else grad_a, none if grad_b is None else grad_b,
                                   weights, s_a, scale2_a, c0_a, k_a, s_b, scale2_b, c0_b, k_b, partner,
                                   start, stop, rows, normalize)
 
-        _in_parallel(n, rows, work)
+        _in_parallel(n, rows, kernel_work)
         return grad_a, grad_b
     views = []  # (rows, partner rows, gradient, s, s^2, c0, k) of each view that wants a gradient
-    if want_a:
+    if grad_a is not None:
         views.append((a, b, grad_a, s_a, scale2_a, c0_a, k_a))
-    if want_b:
+    if grad_b is not None:
         views.append((b, a, grad_b, s_b, scale2_b, c0_b, k_b))
     flat = [t for view in views for t in view] + [partner]
 

@@ -1,12 +1,11 @@
 """Optional C++ kernel for the fused RPC statistics on CPU (opt-in, compiled once on this machine).
 
 The eager chunked kernels (``_fused_chunks``) make several elementwise passes over every chunk
-and pay torch's per-op overhead for each; ``_fused_cpu.cpp`` does the same math (Tsai et al.,
-ICLR 2021: RPC through six statistics of the anchors, see ``fused_statistics``) with each row's
-elementwise work fused, so every input row is read from memory once per pass and only the chunk
-products go to torch's BLAS. It matters for large batches on CPU (on the 2-core benchmark machine
-it takes N = 1,048,576 from about 4.6x to about 3.2x the time of the two Gram matrices,
-``benchmarks/cost``); a GPU never uses it.
+and pay torch's per-op overhead for each; ``_fused_cpu.cpp`` does the same math (the six
+statistics of ``fused_statistics``) with each row's elementwise work fused, so every input row is
+read from memory once per pass and only the chunk products go to torch's BLAS. It matters for large
+batches on CPU (on the 2-core benchmark machine it takes N = 1,048,576 from 4.95x to 3.52x the time
+of the two Gram matrices, ``benchmarks/cost/results.md``); a GPU never uses it.
 
 Opt in with ``enable()`` or ``RPC_PLUGINS_CPU_KERNEL=1`` in the environment. The first call compiles
 the source with ``torch.utils.cpp_extension`` (a C++ compiler and ninja are needed; about half a

@@ -1,6 +1,6 @@
 """Fused linear-time statistics of two views: everything RPC needs from the embeddings.
 
-Relative Predictive Coding (Tsai et al., ICLR 2021, arXiv 2103.11275) touches the critic scores
+Relative Predictive Coding (``rpc_plugins.moments``) touches the critic scores
 f(x, y) = <x, y> / T of the SimCLR 2N layout only through their sums and sums of squares. With
 u_i, v_i the (L2-normalised or raw) outputs of the two views and x = [u; v] the 2N anchors, those
 are functions of six statistics, none larger than d x d:
@@ -93,7 +93,7 @@ class _ViewStatistics(torch.autograd.Function):
     def forward(ctx, a: Tensor, b: Optional[Tensor], normalize: bool):  # type: ignore[override]
         ctx.fast_rows = rows = _fast_rows(a, b)
         ctx.normalize = normalize
-        if rows:
+        if rows and b is not None:
             total, gram, sums, vectors = _fused_chunks.forward(a, b, normalize, rows)
             ctx.save_for_backward(a, b, *vectors)
             return (total, gram) + tuple(sums.unbind(0))
@@ -159,7 +159,7 @@ class _ViewStatistics(torch.autograd.Function):
         want_a = ctx.needs_input_grad[0]
         want_b = b is not None and ctx.needs_input_grad[1]
         grad_a = torch.empty_like(a) if want_a else None
-        grad_b = torch.empty_like(b) if want_b else None
+        grad_b = torch.empty_like(b) if b is not None and want_b else None
         rows_per_view = [(a, grad_a, 0)] + ([(b, grad_b, 1)] if b is not None else [])
         # the stored N-vectors are laid out chunk by chunk: [a-chunk, b-chunk] per chunk
         per_chunk = len(rows_per_view)

@@ -10,13 +10,17 @@ sum, the sum of squares and the count of each set. Moments add, so a batch can b
 (dense from a score matrix, from Gram matrices without any N x N matrix, or per rank and then
 all-reduced) and the pieces summed. ``rpc_objective`` turns the moments into J.
 """
-from typing import NamedTuple, Optional
+from typing import NamedTuple, Optional, Union
 
 import torch
 from torch import Tensor
 
 from ._dtypes import upcast
 from ._validation import check_nonnegative, check_scores, too_few_negatives
+
+
+# A count: a Python number where it comes from shapes, a tensor where it was counted or all-reduced.
+Count = Union[Tensor, float]
 
 
 class ScoreMoments(NamedTuple):
@@ -29,13 +33,13 @@ class ScoreMoments(NamedTuple):
 
     pos_sum: Tensor
     pos_sq_sum: Tensor
-    pos_count: Tensor
+    pos_count: Count
     neg_sum: Tensor
     neg_sq_sum: Tensor
-    neg_count: Tensor
+    neg_count: Count
 
     def __add__(self, other: "ScoreMoments") -> "ScoreMoments":  # type: ignore[override]
-        return ScoreMoments(*(a + b for a, b in zip(self, other)))
+        return ScoreMoments._make(a + b for a, b in zip(self, other))
 
     @classmethod
     def from_scores(cls, pos: Tensor, neg: Tensor, neg_mask: Optional[Tensor] = None) -> "ScoreMoments":
@@ -56,15 +60,6 @@ class ScoreMoments(NamedTuple):
             neg_sq_sum=(neg_valid * neg_valid).sum(),
             neg_count=valid.sum().to(neg.dtype),
         )
-
-    def stack(self) -> Tensor:
-        """The six moments as one 1-D tensor (one all-reduce moves them all)."""
-        like = next(v for v in self if isinstance(v, Tensor))
-        return torch.stack([v if isinstance(v, Tensor) else torch.zeros_like(like) + v for v in self])
-
-    @classmethod
-    def unstack(cls, flat: Tensor) -> "ScoreMoments":
-        return cls(*flat.unbind(0))
 
 
 def valid_negatives(neg: Tensor, neg_mask: Optional[Tensor]) -> Tensor:

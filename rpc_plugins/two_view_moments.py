@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 
 from .distributed import all_reduce_sum
-from .moments import ScoreMoments
+from .moments import Count, ScoreMoments
 from .pairing import TwoViewPairs
 from .fused_statistics import ViewStatistics, view_statistics
 
@@ -61,7 +61,8 @@ def moments_from_statistics(anchor: ViewStatistics, n_anchor, candidate_total: T
         neg_count=n_anchor * (n_candidate - 2),
     )
     if extra is not None:
-        moments = moments + ScoreMoments(0.0, 0.0, 0, *extra)
+        zero = torch.zeros((), dtype=_EXACT, device=anchor.total.device)
+        moments = moments + ScoreMoments(zero, zero, 0, *extra)
     return moments
 
 
@@ -106,7 +107,8 @@ def all_reduced_two_view_moments(out0: Tensor, out1: Tensor, temperature: float,
     n_anchor = 2 * out0.shape[0]
     total, gram = all_reduce_sum(anchor.total), all_reduce_sum(anchor.gram)
     zero = torch.zeros((), dtype=_EXACT, device=out0.device)
-    extra_sum, extra_sq, extra_count = zero, zero, 0
+    extra_sum, extra_sq = zero, zero
+    extra_count: Count = 0
     if negatives is not None and negatives.shape[0] > 0:
         extra_sum, extra_sq, extra_count = extra_statistics_moments(anchor, n_anchor, negatives, temperature, normalize)
     counts = torch.stack([zero + n_anchor, zero + extra_count])  # scalar kernels: no host-to-device copy
@@ -160,5 +162,6 @@ def two_view_moments(pairs: TwoViewPairs, temperature: float, negatives: Optiona
     )
     if negatives is not None and negatives.shape[0] > 0:
         extra_sum, extra_sq = _dense_cross_moments(anchors, negatives, temperature)
-        moments = moments + ScoreMoments(0.0, 0.0, 0, extra_sum, extra_sq, n_anchor * negatives.shape[0])
+        zero = torch.zeros((), dtype=_EXACT, device=anchors.device)
+        moments = moments + ScoreMoments(zero, zero, 0, extra_sum, extra_sq, n_anchor * negatives.shape[0])
     return moments

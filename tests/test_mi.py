@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from rpc_plugins.mi import (ConcatCritic, RPCRatioHead, SeparableCritic, estimate, gaussian, rpc_estimate, rpc_log_ratio,
+from rpc_plugins.mi import (ConcatCritic, SeparableCritic, estimate, gaussian, rpc_estimate, rpc_log_ratio,
                             rpc_ratio, rpc_score_from_log_ratio, train_critic)
 
 

@@ -1,4 +1,4 @@
-"""The small harness the benchmarks share (DESIGN.md: "each run script is its experiment only").
+"""The small harness the benchmarks share, so that each run script holds its experiment only.
 
 - ``data``: Fashion-MNIST from IDX files, with a validation split carved from the training set;
 - ``augment``: per-sample tensor augmentations on the data's device;

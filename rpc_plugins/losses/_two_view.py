@@ -1,7 +1,7 @@
 """Shared machinery of the two-view losses: validation, normalisation, autocast, gathering."""
 import contextlib
 import warnings
-from typing import Optional, Tuple
+from typing import Optional, Set, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -28,7 +28,7 @@ class NoNegativesWarning(UserWarning):
     """A two-view batch had no negative pair (a batch of one sample without other negatives)."""
 
 
-_warned = set()
+_warned: Set[str] = set()
 
 
 def warn_no_negatives(where: str) -> None:

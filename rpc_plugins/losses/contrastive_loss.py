@@ -1,6 +1,6 @@
 """ContrastiveLoss: any registered objective on two augmented views, lightly's call convention.
 
-Same pairing as ``RPCLoss`` (SimCLR's 2N layout, Chen et al. 2020; Tsai et al. 2021): positives
+Same pairing as ``RPCLoss`` (SimCLR's 2N layout, Chen et al. 2020): positives
 are the cross-view pairs, each anchor's negatives are the other 2(N - 1) views (plus extra
 ``negatives``), f(x, y) = <x, y> / T. ``ContrastiveLoss("infonce", temperature=t)`` is NT-Xent,
 numerically lightly's ``NTXentLoss(t)``; ``"rpc"`` delegates to ``RPCLoss``.

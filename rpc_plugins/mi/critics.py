@@ -10,7 +10,6 @@
   log r (Tsai et al. 2021, eq. 3). f stays inside the optimal critic's range (-alpha/gamma, 1/beta),
   and RPC's inversion r(f) = (gamma f + alpha) / (1 - beta f) gives back exactly e^u.
 """
-import math
 
 import torch
 from torch import Tensor, nn
@@ -61,6 +60,7 @@ class ConcatCritic(nn.Module):
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         first = self.net[0]
+        assert isinstance(first, nn.Linear)
         w_x, w_y = first.weight[:, :self.x_dim], first.weight[:, self.x_dim:]
         h = (x @ w_x.t() + first.bias)[:, None, :] + (y @ w_y.t())[None, :, :]  # (B, B, hidden)
         return self.net[1:](h).squeeze(-1)

@@ -13,7 +13,7 @@ class Scores(NamedTuple):
     pos: Tensor  # (A,)
     neg: Tensor  # (A, K), invalid entries replaced by 0 (finite, so no NaN gradients)
     valid: Tensor  # (A, K) bool
-    count: Tensor  # number of valid negatives, as a float tensor
+    neg_count: Tensor  # number of valid negatives, as a float tensor
 
 
 def prepare(name: str, pos: Tensor, neg: Tensor, neg_mask: Optional[Tensor]) -> Scores:
@@ -36,10 +36,10 @@ def require_negatives(name: str, neg: Tensor, count) -> None:
 
 def pooled_mean(values: Tensor, s: Scores) -> Tensor:
     """Mean of ``values`` (A, K) over the valid negatives of every anchor (E_Q)."""
-    return torch.where(s.valid, values, torch.zeros_like(values)).sum() / s.count
+    return torch.where(s.valid, values, torch.zeros_like(values)).sum() / s.neg_count
 
 
 def pooled_log_mean_exp(values: Tensor, s: Scores) -> Tensor:
     """log E_Q[exp(values)] over valid negatives, computed stably with logsumexp."""
     masked = values.masked_fill(~s.valid, float("-inf"))
-    return torch.logsumexp(masked.reshape(-1), dim=0) - torch.log(s.count)
+    return torch.logsumexp(masked.reshape(-1), dim=0) - torch.log(s.neg_count)

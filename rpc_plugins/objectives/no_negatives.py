@@ -5,7 +5,7 @@ negatives unless a memory bank or other ranks supply them. lightly's NTXentLoss 
 loss there (the cross-entropy of the positive among candidates {positive} is 0) and training goes
 on, so the two-view losses do the same. The rule, for every objective: an expectation over the
 empty set of negatives contributes 0 (InfoNCE's partition sum over no negative is its positive
-alone). For RPC (Tsai et al., ICLR 2021, eq. 2) J = E_P[f] - beta/2 E_P[f^2].
+alone). For RPC (``rpc_plugins.moments.rpc_objective``) J = E_P[f] - beta/2 E_P[f^2].
 
 The objectives on scores (``rpc_plugins.get_objective(name)(pos, neg, mask)``) still reject a
 score set without negatives: there it is a caller's error, not a batch-size edge.
