@@ -245,7 +245,7 @@ def machine_line(device, threads):
 
 
 def _fmt_ratio(value, better, worse):
-    if value is None:
+    if value is None or value <= 0:  # no measurable peak (tiny rows on the CPU): no ratio
         return "-"
     return f"{value:.1f}x {better}" if value >= 1 else f"{1 / value:.1f}x {worse}"
 
