@@ -4,12 +4,10 @@ Two real spawned gloo ranks (PyTorch Lightning 1.4.7, torch 1.9.1): after a barr
 weight in place and every rank records what it reads. Without the fix rank 1 reads rank 0's write
 (shared memory: the ranks' optimizer steps race on one tensor and 2-process solo runs intermittently
 end with NaN/Inf weights); with the fix it keeps its own value, and DDP still keeps the now private
-weights equal across ranks after two steps on different data. RPC: Tsai et al., ICLR 2021, arXiv 2103.11275.
+weights equal across ranks after two steps on different data.
 """
 import json
 import os
-
-import pytest
 
 from integration_tests.solo.conftest import require_era
 
