@@ -75,14 +75,15 @@ def column0(objective, anchors, k):
     return build
 
 
-def transformers_case(batch):
-    """rpc_transformers on a tiny Hugging Face Wav2Vec2ForPreTraining (random weights, no download)."""
+def transformers_case(batch, use_adapter_loss):
+    """rpc_transformers on a tiny Hugging Face Wav2Vec2ForPreTraining (random weights, no download):
+    the adapter's whole loss (``Wav2Vec2PretrainingLoss``), or only its scores fed to the core ``rpc_loss``."""
     def build(device):
         import transformers
         from transformers.models.wav2vec2 import modeling_wav2vec2 as mw
 
-        scores_fn = getattr(importlib.import_module("rpc_transformers"), "contrastive_scores", None) or \
-            importlib.import_module("rpc_transformers.scores").contrastive_scores
+        adapter = importlib.import_module("rpc_transformers")
+        scores_fn = adapter.contrastive_scores
         config = transformers.Wav2Vec2Config(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
                                              intermediate_size=64, conv_dim=(16, 16), conv_stride=(5, 4),
                                              conv_kernel=(10, 8), num_codevector_groups=2, codevector_dim=32,
@@ -95,6 +96,13 @@ def transformers_case(batch):
         negatives = mw._sample_negative_indices((batch, frames), config.num_negatives, mask_time_indices=mask)
         mask = torch.tensor(mask, dtype=torch.bool, device=device)
         negatives = torch.tensor(negatives, dtype=torch.long, device=device)
+
+        if use_adapter_loss:
+            loss_fn = adapter.Wav2Vec2PretrainingLoss(config, objective="rpc")
+
+            def loss():
+                return loss_fn(net(audio, mask_time_indices=mask), mask, negatives).loss
+            return net, loss
 
         def loss():
             out = net(audio, mask_time_indices=mask)
@@ -156,8 +164,10 @@ def cases(batch, bank):
          two_view(adapter("rpc_lightly", "RPCLoss"), max(batch // 8, 4), model=simclr_model, image=True)),
         ("rpc_timm", "rpc_timm.create_backbone('resnet18') + RPCLoss()", ["timm"],
          two_view(rp.RPCLoss, max(batch // 8, 4), model=resnet18, image=True)),
-        ("rpc_transformers", "Wav2Vec2ForPreTraining + rpc_transformers scores + rpc_loss",
-         ["transformers", "rpc_transformers"], transformers_case(2)),
+        ("rpc_transformers", "Wav2Vec2ForPreTraining + rpc_transformers.Wav2Vec2PretrainingLoss('rpc')",
+         ["transformers", "rpc_transformers"], transformers_case(2, use_adapter_loss=True)),
+        ("rpc_transformers", "Wav2Vec2ForPreTraining + rpc_transformers.contrastive_scores + rpc_loss",
+         ["transformers", "rpc_transformers"], transformers_case(2, use_adapter_loss=False)),
         ("rpc_solo", "rpc_solo (solo-learn method)", ["solo", "rpc_solo"], None),
         ("rpc_fairseq", "rpc_fairseq criterion", ["fairseq", "rpc_fairseq.criterion"], None),
         ("lightly (control)", "lightly.loss.NTXentLoss()", ["lightly"], two_view(lightly_loss("NTXentLoss"), batch)),

@@ -15,7 +15,6 @@ with run.sh's wheel install it stays inside the 8 minutes of the issue), and par
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from results import load, write_json  # noqa: E402
+from subprocess_watch import end_group  # noqa: E402
 
 # (part, script, results file, GPU budget in seconds; None: what is left)
 PARTS = (
@@ -54,15 +54,7 @@ def run_part(cmd, log_path, limit, env):
             rc = child.wait(timeout=max(limit, 1))
         except subprocess.TimeoutExpired:
             rc = None
-            for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 5)):
-                try:
-                    os.killpg(child.pid, sig)
-                    child.wait(timeout=wait)
-                    break
-                except ProcessLookupError:
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
+        end_group(child, wait=5)  # at the limit, and any straggler of a part that exited: the GPU is the next part's
     return rc, time.time() - start
 
 

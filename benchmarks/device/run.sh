@@ -44,5 +44,10 @@ export PYTHONPATH="$SITE:$ROOT:$ROOT/adapters${PYTHONPATH:+:$PYTHONPATH}"
 export RPC_DEVICE_WHEELS=$WHEELS PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
 "$PY" "$ROOT/benchmarks/device/run.py" --out "$OUTDIR" --work "$WORK" "${DRY[@]}" "${EXTRA[@]}"
 rc=$?
-echo "run.sh: results in $OUTDIR (scratch: $WORK)"
+if [ ${#DRY[@]} -gt 0 ] && [ -z "${RPC_DEVICE_KEEP_WORK:-}" ]; then
+  rm -rf "$WORK"   # the dry run's scratch (logs, the scripts' own outputs); RPC_DEVICE_KEEP_WORK=1 keeps it
+  echo "run.sh: results in $OUTDIR"
+else
+  echo "run.sh: results in $OUTDIR (scratch: $WORK)"
+fi
 exit $rc

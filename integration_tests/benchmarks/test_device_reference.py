@@ -73,17 +73,30 @@ def test_relative_error():
     assert reference.relative_error(torch.tensor([3.0, 4.0]), torch.tensor([0.0, 0.0])) > 1e290  # no 0/0
 
 
+def running(pid):
+    """True while ``pid`` is a live process (a zombie waiting for its reaper counts as ended)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def test_a_part_ended_at_its_limit_keeps_its_rows(tmp_path):
-    """A child that wrote rows and then hangs is ended at its limit; its file says so and keeps the rows."""
-    path, log = str(tmp_path / "x.json"), str(tmp_path / "x.log")
-    child = (f"import sys, time; sys.path.insert(0, {os.path.join(ROOT, 'benchmarks', 'device')!r}); "
+    """A child that wrote rows and then hangs is ended at its limit, with the process it started (a worker
+    pool would hold the GPU); its file says so and keeps the rows."""
+    path, log, pid_file = str(tmp_path / "x.json"), str(tmp_path / "x.log"), tmp_path / "worker.pid"
+    child = (f"import subprocess, sys, time; sys.path.insert(0, {os.path.join(ROOT, 'benchmarks', 'device')!r}); "
+             "w = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)']); "
+             f"open({str(pid_file)!r}, 'w').write(str(w.pid)); "
              f"from results import PartFile; p = PartFile({path!r}, 'x', 'test', True); p.add(dict(n=1)); "
              "print('row written', flush=True); time.sleep(60)")
-    rc, seconds = driver.run_part([sys.executable, "-c", child], log, limit=4, env=dict(os.environ))
-    assert rc is None and seconds < 30
+    rc, seconds = driver.run_part([sys.executable, "-c", child], log, limit=6, env=dict(os.environ))
+    assert rc is None and seconds < 40
     data = driver.complete(path, "x", "test", rc, seconds, log)
     assert data["status"].startswith("cut off") and data["rows"] == [{"n": 1}] and "row written" in data["log_tail"]
     assert json.load(open(path))["status"] == data["status"]
+    assert not running(int(pid_file.read_text()))
 
 
 def test_a_part_that_wrote_nothing_gets_a_file_that_says_why(tmp_path):
