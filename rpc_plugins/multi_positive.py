@@ -43,12 +43,14 @@ def _check(scores: Tensor, pos_mask: Tensor, neg_mask: Tensor, neg_scores: Optio
             raise ValueError(f"{name} shape {tuple(mask.shape)} must equal scores shape {tuple(scores.shape)}")
     if neg_scores is not None and neg_scores.shape != scores.shape:
         raise ValueError(f"neg_scores shape {tuple(neg_scores.shape)} must equal scores shape {tuple(scores.shape)}")
+    if scores.device.type != "cpu":  # value checks read the device back: CPU only, as the core's other checks
+        return
     if bool((pos_mask & neg_mask).any()):
         raise ValueError("pos_mask and neg_mask overlap: a pair cannot be both positive and negative")
     if not bool(pos_mask.any()):
         raise ValueError("pos_mask selects no positive pair")
     for name, values in (("scores", scores), ("neg_scores", neg_scores)):
-        if values is not None and values.device.type == "cpu" and not bool(torch.isfinite(values).all()):
+        if values is not None and not bool(torch.isfinite(values).all()):
             raise ValueError(f"{name} contain NaN or Inf")
 
 
@@ -83,7 +85,9 @@ def multi_positive_loss(objective: str, scores: Tensor, pos_mask: Tensor, neg_ma
 
     ``neg_scores`` (default ``scores``) scores the negative pairs when they use another critic scale (MIO's
     separate temperatures). ``hyperparameters`` go to the objective (rpc: alpha, beta, gamma; smile: clip).
-    Scores are accumulated in float32 (float64 inputs stay float64).
+    Scores are accumulated in float32 (float64 inputs stay float64). Masks and values are checked on the CPU
+    only (no device synchronisation on an accelerator), where a batch without any negative pair gives the
+    objective's value over an empty negative set and a ``NoNegativesWarning``.
 
     >>> import torch
     >>> s = torch.randn(4, 6); p = torch.zeros(4, 6, dtype=torch.bool); p[:, 0] = True
@@ -100,7 +104,7 @@ def multi_positive_loss(objective: str, scores: Tensor, pos_mask: Tensor, neg_ma
             raise ValueError("infonce scores positives and negatives together: neg_scores must not be given")
         return multi_positive_infonce(scores, pos_mask, neg_mask)
     pos = scores[pos_mask]
-    if not bool(neg_mask.any()):  # e.g. one image on one rank: the negative terms are over an empty set
+    if scores.device.type == "cpu" and not bool(neg_mask.any()):  # one image, one rank: no negative pair at all
         warnings.warn(f"multi_positive_loss({objective!r}): no negative pair in this batch; the negative terms "
                       "are taken as 0", NoNegativesWarning)
         return positive_only_loss(objective, pos, **hyperparameters)

@@ -19,6 +19,8 @@ frozen probes for all, at a CPU scale:
   baselines in the same run: raw pixels, and the untrained (random-init) backbone.
 
     OMP_NUM_THREADS=1 .venvs/solo-main/bin/python benchmarks/solo/switch.py --out benchmarks/solo/switch
+    .venvs/solo-main/bin/python benchmarks/solo/switch.py --accelerator gpu --train 50000 --val 10000 --test 10000 \
+        --epochs 20 --batch-size 256 --width 2048 --queue 16384 --k 4 --out benchmarks/solo/switch_gpu   # (GPU, not run)
     .venvs/main/bin/python benchmarks/solo/switch.py --render benchmarks/solo/switch   # tables + PNG (matplotlib)
 
 >>> trial_space("rpc", {"lr": 0.3, "temperature": 0.2})["alpha"]
@@ -73,7 +75,7 @@ def solo_cfg(method, loss, config, a, classes_dir):
     yamls = os.path.join(solo_checkout(), "scripts", "pretrain", "cifar")
     overrides = [
         "backbone.name=bench_cnn", "data.dataset=custom", f"data.train_path={classes_dir}", "data.val_path=null",
-        "data.num_workers=0", "accelerator=cpu", 'devices="1"', "precision=32", "sync_batchnorm=False",
+        "data.num_workers=0", f"accelerator={a.accelerator}", 'devices="1"', "precision=32", "sync_batchnorm=False",
         "checkpoint.enabled=False", "auto_resume.enabled=False", "wandb.enabled=False",
         f"optimizer.batch_size={a.batch_size}", f"optimizer.lr={config['lr']}", f"max_epochs={a.epochs}",
         "+scheduler.warmup_epochs=0", f"method_kwargs.temperature={config['temperature']}",
@@ -142,7 +144,7 @@ def pretrain(method, loss, config, a, x, y, classes_dir, seed):
 
     model = build(method, loss, config, a, classes_dir, seed)
     loader = TwoCrops(x, y, a.batch_size, seed)
-    trainer = Trainer(accelerator="cpu", devices=1, max_epochs=a.epochs, logger=False, enable_checkpointing=False,
+    trainer = Trainer(accelerator=a.accelerator, devices=1, max_epochs=a.epochs, logger=False, enable_checkpointing=False,
                       enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0)
     t0 = time.time()
     trainer.fit(model, loader)
@@ -152,11 +154,12 @@ def pretrain(method, loss, config, a, x, y, classes_dir, seed):
     return model, time.time() - t0, trainer.global_step, last
 
 
-def probe(backbone, split, seed):
+def probe(backbone, split, seed, device="cpu"):
     from benchmarks.harness.probes import embed, probe_features
 
     x_fit, y_fit, x_eval, y_eval = split
-    scores = probe_features(embed(backbone, x_fit, "cpu"), y_fit, embed(backbone, x_eval, "cpu"), y_eval, seed=seed)
+    backbone = backbone.to(device)
+    scores = probe_features(embed(backbone, x_fit, device), y_fit, embed(backbone, x_eval, device), y_eval, seed=seed)
     return {k: scores[k] for k in ("linear", "knn")}
 
 
@@ -180,6 +183,7 @@ def run(a, command=""):
     from benchmarks.harness.tuning import record, trials
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    device = "cuda" if a.accelerator == "gpu" else "cpu"
     data = load_fashion_mnist(a.data_dir, a.train, a.test)
     parts = splits(data, a.val, seed=0)
     classes_dir = tempfile.mkdtemp(prefix="solo_classes_")
@@ -206,7 +210,7 @@ def run(a, command=""):
                 scores = {k: s[k] for k in ("linear", "knn")}
             else:
                 torch.manual_seed(seed)
-                scores = probe(bench_cnn(), parts["test"], seed)
+                scores = probe(bench_cnn(), parts["test"], seed, device)
             save_row(dict(key=key, part="test", name=name, method="-", loss="-", seed=seed, **scores))
 
     selections = out.extra.setdefault("tuning", {})
@@ -222,7 +226,7 @@ def run(a, command=""):
                 if row is None:
                     x_fit, y_fit = parts["val"][0], parts["val"][1]
                     model, wall, steps, last = pretrain(method, loss, config, a, x_fit, y_fit, classes_dir, seed=0)
-                    scores = probe(model.backbone, parts["val"], 0)
+                    scores = probe(model.backbone, parts["val"], 0, device)
                     row = dict(key=key, part="val", method=method, loss=loss, trial=i, config=config, steps=steps,
                                wall=round(wall, 1), last_loss=last, **scores)
                     save_row(row)
@@ -238,7 +242,7 @@ def run(a, command=""):
                                                     classes_dir, seed=seed)
                 save_row(dict(key=key, part="test", name=f"{method} {LABELS[loss]}", method=method, loss=loss,
                               seed=seed, config=config, steps=steps, wall=round(wall, 1), last_loss=last,
-                              **probe(model.backbone, parts["test"], seed)))
+                              **probe(model.backbone, parts["test"], seed, device)))
     out.extra["machine"] = f"{platform.machine()}, {os.cpu_count()} CPU cores visible, torch {torch.__version__} " \
                            f"(threads {torch.get_num_threads()}), Python {platform.python_version()}"
     out.save(time.time() - t_start)
@@ -284,6 +288,9 @@ def render(folder):
         f"Tuning: k = {a['k']} trials per (method, loss), selected by the validation linear probe; then "
         f"{a['seeds']} seeds. Top-1 in %, mean ± std over seeds (frozen backbone features).", "",
         table, "",
+        "GPU scale (same script and protocol, not run here): `.venvs/solo-main/bin/python benchmarks/solo/switch.py "
+        "--accelerator gpu --train 50000 --val 10000 --test 10000 --epochs 20 --batch-size 256 --width 2048 "
+        "--queue 16384 --k 4 --out benchmarks/solo/switch_gpu`.", "",
     ]
     with open(os.path.join(folder, "results.md"), "w") as f:
         f.write("\n".join(lines))
@@ -331,6 +338,7 @@ def parse(argv=None):
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--methods", nargs="+", default=list(METHODS5), choices=METHODS5)
     p.add_argument("--losses", nargs="+", default=list(LOSSES), choices=LOSSES)
+    p.add_argument("--accelerator", default="cpu", choices=("cpu", "gpu"))
     p.add_argument("--fresh", action="store_true", help="ignore an existing results.json")
     return p.parse_args(argv)
 
