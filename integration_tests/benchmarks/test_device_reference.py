@@ -106,3 +106,13 @@ def test_a_part_that_wrote_nothing_gets_a_file_that_says_why(tmp_path):
     data = driver.complete(path, "y", "test", rc, seconds, log)
     assert rc == 1 and data["status"] == "failed (exit code 1)" and "no CUDA device" in data["log_tail"]
     assert data["rows"] == []
+
+
+def test_module_examples():
+    """The ``>>>`` examples of the device run's helpers."""
+    import doctest
+    import importlib
+
+    for name in ("reference", "results", "subprocess_watch"):
+        result = doctest.testmod(importlib.import_module(f"benchmarks.device.{name}"))
+        assert result.failed == 0 and result.attempted > 0, name
