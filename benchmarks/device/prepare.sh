@@ -25,8 +25,14 @@ done
 # the wheel installs the way run.sh installs it, and its loss modules import beside this interpreter's torch
 check=$(mktemp -d)
 "$PY" -m pip install -q --no-index --no-deps --no-compile --target "$check" "$CARRY"/wheels/*.whl
-PYTHONPATH="$check" "$PY" -c "import lightly.loss, lightly.models.modules; print('lightly', lightly.__version__, 'imports')" \
-  || echo "prepare.sh: the carried lightly did not import here (does this interpreter have torch/torchvision/timm?)" >&2
+# and which other third-party packages those imports load (each must be on the GPU image: its KINDS.md list)
+PYTHONPATH="$check" "$PY" -c "
+import sys
+before = set(sys.modules)
+import lightly.loss, lightly.models.modules
+new = {m.split('.')[0] for m in set(sys.modules) - before} - set(sys.stdlib_module_names) - {'lightly'}
+print('lightly', lightly.__version__, 'imports; it also loads:', ' '.join(sorted(m for m in new if not m.startswith('_'))))
+" || echo "prepare.sh: the carried lightly did not import here (does this interpreter have torch/torchvision/timm?)" >&2
 rm -rf "$check"
 carry=$(du -sb "$CARRY" | cut -f1)
 tree=$(cd "$ROOT" && { git ls-files -z; git ls-files -z --others --exclude-standard; } | xargs -0 du -cb 2>/dev/null \
