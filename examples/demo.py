@@ -20,9 +20,8 @@ from torch import nn
 from tqdm import tqdm
 
 import rpc_plugins as rp
+from rpc_datasets import FASHION_MNIST_DIR as FASHION_DIR
 from rpc_datasets.idx import read_idx as _read_idx
-
-FASHION_DIR = "/usr/share/datasets/fashion-mnist"
 
 
 def load_digits_dataset():

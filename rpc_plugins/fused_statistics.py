@@ -42,8 +42,8 @@ _CHUNK_BYTES = 2 ** 21  # rows per chunk (simple path): about 2 MiB of one view 
 _FAST_CHUNK_BYTES = 2 ** 20  # chunked path: the [u; v | 1] buffer of a chunk, to stay in the L2 cache
 
 
-class ViewStatistics(NamedTuple):
-    """Sums over the anchors [u; v] (or over one set of rows), all float64."""
+class AnchorSums(NamedTuple):
+    """The six sums over the anchors [u; v] (or over one set of rows) that RPC's moments need, all float64."""
 
     total: Tensor  # (d,)
     gram: Tensor  # (d, d)
@@ -189,11 +189,11 @@ class _ViewStatistics(torch.autograd.Function):
         return grad_a, grad_b, None
 
 
-def view_statistics(out0: Tensor, out1: Optional[Tensor] = None, normalize: bool = True) -> ViewStatistics:
+def view_statistics(out0: Tensor, out1: Optional[Tensor] = None, normalize: bool = True) -> AnchorSums:
     """The six RPC statistics of the anchors [out0; out1] (``out1=None``: of the rows of ``out0``).
 
     ``normalize`` L2-normalises every row first (as ``F.normalize``). Differentiable with respect to
     both inputs (analytic backward); results are float64 whatever the input dtype (fp16/bf16 rows are
     upcast to float32 chunk by chunk before any product).
     """
-    return ViewStatistics(*_ViewStatistics.apply(out0, out1, bool(normalize)))
+    return AnchorSums(*_ViewStatistics.apply(out0, out1, bool(normalize)))

@@ -8,7 +8,7 @@ Predictive Coding", ICLR 2021, arXiv 2103.11275, eq. 2) maximises
 over positive pairs P and negative pairs Q. It touches the scores only through six numbers: the
 sum, the sum of squares and the count of each set. Moments add, so a batch can be filled in pieces
 (dense from a score matrix, from Gram matrices without any N x N matrix, or per rank and then
-all-reduced) and the pieces summed. ``rpc_objective`` turns the moments into J.
+all-reduced) and the pieces summed. ``rpc_loss_from_moments`` turns the moments into the loss -J.
 """
 from typing import NamedTuple, Optional, Union
 
@@ -17,6 +17,7 @@ from torch import Tensor
 
 from ._dtypes import upcast
 from ._validation import check_nonnegative, check_scores, too_few_negatives
+from .knobs import RPC_DEFAULTS
 
 
 # A count: a Python number where it comes from shapes, a tensor where it was counted or all-reduced.
@@ -81,8 +82,9 @@ def _compiling() -> bool:
     return _is_compiling()
 
 
-def rpc_objective(moments: ScoreMoments, alpha: float, beta: float, gamma: float) -> Tensor:
-    """J_RPC from moments (to be maximised; the loss is ``-J``), Tsai et al. 2021, eq. 2.
+def rpc_loss_from_moments(moments: ScoreMoments, alpha: float = RPC_DEFAULTS["alpha"],
+                          beta: float = RPC_DEFAULTS["beta"], gamma: float = RPC_DEFAULTS["gamma"]) -> Tensor:
+    """RPC's loss -J_RPC from the score moments (Tsai et al. 2021, eq. 2; same sign as ``RPCLoss`` and ``rpc_loss``).
 
     Counts may be Python numbers (the two-view losses take them from shapes) or tensors. With no
     negative pair at all (a count of exactly 0, e.g. a batch of one sample without other negatives)
@@ -90,8 +92,8 @@ def rpc_objective(moments: ScoreMoments, alpha: float, beta: float, gamma: float
     J = E_P[f] - beta/2 E_P[f^2]. Counts held on an accelerator are never read back to the host.
 
     >>> m = ScoreMoments.from_scores(torch.tensor([2.0]), torch.tensor([[0.0, 1.0]]))
-    >>> float(rpc_objective(m, alpha=0.5, beta=0.0, gamma=1.0))  # 2 - 0.5*0.5 - 0.5*0.5
-    1.5
+    >>> float(rpc_loss_from_moments(m, alpha=0.5, beta=0.0, gamma=1.0))  # -(2 - 0.5*0.5 - 0.5*0.5)
+    -1.5
     """
     check_nonnegative(alpha=alpha, beta=beta, gamma=gamma)
     pos_count, neg_count = _known_value(moments.pos_count), _known_value(moments.neg_count)
@@ -102,8 +104,8 @@ def rpc_objective(moments: ScoreMoments, alpha: float, beta: float, gamma: float
     mean_pos = moments.pos_sum / moments.pos_count
     mean_pos_sq = moments.pos_sq_sum / moments.pos_count
     objective = mean_pos - 0.5 * beta * mean_pos_sq
-    if neg_count == 0:
-        return objective
-    mean_neg = moments.neg_sum / moments.neg_count
-    mean_neg_sq = moments.neg_sq_sum / moments.neg_count
-    return objective - alpha * mean_neg - 0.5 * gamma * mean_neg_sq
+    if neg_count != 0:
+        mean_neg = moments.neg_sum / moments.neg_count
+        mean_neg_sq = moments.neg_sq_sum / moments.neg_count
+        objective = objective - alpha * mean_neg - 0.5 * gamma * mean_neg_sq
+    return -objective

@@ -28,7 +28,7 @@ from torch import Tensor
 from .distributed import all_reduce_sum
 from .moments import Count, ScoreMoments
 from .pairing import TwoViewPairs
-from .fused_statistics import ViewStatistics, view_statistics
+from .fused_statistics import AnchorSums, view_statistics
 
 _EXACT = torch.float64
 
@@ -38,12 +38,12 @@ def _row_sums(scores: Tensor):
     return scores.sum(1).to(_EXACT).sum(), (scores * scores).sum(1).to(_EXACT).sum()
 
 
-def _cross_statistics(anchor: ViewStatistics, total: Tensor, gram: Tensor, temperature: float):
+def _cross_statistics(anchor: AnchorSums, total: Tensor, gram: Tensor, temperature: float):
     """(sum_ij f(a_i, c_j), sum_ij f(a_i, c_j)^2) from sums and Gram matrices."""
     return anchor.total @ total / temperature, (anchor.gram * gram).sum() / temperature ** 2
 
 
-def moments_from_statistics(anchor: ViewStatistics, n_anchor, candidate_total: Tensor, candidate_gram: Tensor,
+def moments_from_statistics(anchor: AnchorSums, n_anchor, candidate_total: Tensor, candidate_gram: Tensor,
                             n_candidate, temperature: float, extra: Optional[tuple] = None) -> ScoreMoments:
     """ScoreMoments of anchors [u; v] against candidates that contain every anchor and its partner.
 
@@ -66,7 +66,7 @@ def moments_from_statistics(anchor: ViewStatistics, n_anchor, candidate_total: T
     return moments
 
 
-def extra_statistics_moments(anchor: ViewStatistics, n_anchor, negatives: Tensor, temperature: float,
+def extra_statistics_moments(anchor: AnchorSums, n_anchor, negatives: Tensor, temperature: float,
                              normalize: bool):
     """(sum, sum_sq, count) of every anchor against every extra negative (memory bank), fused."""
     q = view_statistics(negatives, None, normalize)
@@ -115,7 +115,7 @@ def all_reduced_two_view_moments(out0: Tensor, out1: Tensor, temperature: float,
     local = torch.cat([torch.stack([anchor.self_sum, anchor.self_sq, anchor.pos_sum, anchor.pos_sq,
                                     extra_sum, extra_sq]), counts])
     self_sum, self_sq, pos_sum, pos_sq, extra_sum, extra_sq, n_total, extra_count = all_reduce_sum(local).unbind(0)
-    global_stats = ViewStatistics(total, gram, self_sum, self_sq, pos_sum, pos_sq)
+    global_stats = AnchorSums(total, gram, self_sum, self_sq, pos_sum, pos_sq)
     return moments_from_statistics(global_stats, n_total, total, gram, n_total, temperature,
                                    (extra_sum, extra_sq, extra_count))
 

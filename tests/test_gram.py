@@ -104,7 +104,7 @@ def reference_fp64_loss(n, temperature, normalize):
     """float64 dense loss from the masked score matrix (the generic filler, no subtraction)."""
     out0, out1 = correlated_views(n)
     moments = masked_dense_moments(out0.double(), out1.double(), temperature, normalize)
-    return -rp.rpc_objective(moments, 0.3, 0.01, 0.1)
+    return rp.rpc_loss_from_moments(moments, 0.3, 0.01, 0.1)
 
 
 def test_fp32_gram_accurate_at_65536():

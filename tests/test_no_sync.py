@@ -12,6 +12,7 @@ import pytest
 import torch
 
 import rpc_plugins as rp
+from rpc_plugins._validation import finite_check_mode
 
 TORCH2 = int(torch.__version__.split(".")[0]) >= 2
 needs_torch2 = pytest.mark.skipif(not TORCH2, reason="meta tensors through autograd and torch.compile need torch >= 2")
@@ -69,10 +70,10 @@ def test_check_finite_async_raises_on_cpu():
 
 def test_accelerator_policy_reads_nothing():
     """"auto" checks CPU tensors eagerly and leaves every other device alone (no host wait)."""
-    assert rp.finite_check_mode("auto", torch.device("cpu")) == "sync"
-    assert rp.finite_check_mode("auto", torch.device("cuda", 0)) is None
-    assert rp.finite_check_mode(True, torch.device("cuda", 0)) == "sync"
-    assert rp.finite_check_mode(False, torch.device("cpu")) is None
+    assert finite_check_mode("auto", torch.device("cpu")) == "sync"
+    assert finite_check_mode("auto", torch.device("cuda", 0)) is None
+    assert finite_check_mode(True, torch.device("cuda", 0)) == "sync"
+    assert finite_check_mode(False, torch.device("cpu")) is None
 
 
 def loss_of_batch(model, loss_fn, x0, x1):

@@ -3,6 +3,7 @@ import pytest
 import torch
 
 import rpc_plugins as rp
+from rpc_plugins.pairing import split_column0_logits
 from tests import reference
 
 HYPER = {"rpc": dict(alpha=0.4, beta=0.05, gamma=0.7), "smile": dict(clip=1.5)}
@@ -82,7 +83,7 @@ def test_infonce_is_cross_entropy_with_positive_in_column_zero():
     pos, neg, _ = random_scores(seed=8)
     logits = torch.cat([pos[:, None], neg], dim=1)
     want = torch.nn.functional.cross_entropy(logits, torch.zeros(len(pos), dtype=torch.long))
-    torch.testing.assert_close(rp.infonce_loss(*rp.split_column0_logits(logits)), want)
+    torch.testing.assert_close(rp.infonce_loss(*split_column0_logits(logits)), want)
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
@@ -102,7 +103,7 @@ def test_rpc_moments_add_up():
     parts = rp.ScoreMoments.from_scores(pos[:2], neg[:2], mask[:2]) + rp.ScoreMoments.from_scores(pos[2:], neg[2:], mask[2:])
     for a, b in zip(whole, parts):
         torch.testing.assert_close(a, b)
-    loss = -rp.rpc_objective(parts, alpha=0.4, beta=0.05, gamma=0.7)
+    loss = rp.rpc_loss_from_moments(parts, alpha=0.4, beta=0.05, gamma=0.7)
     torch.testing.assert_close(loss, rp.rpc_loss(pos, neg, mask, **HYPER["rpc"]))
 
 

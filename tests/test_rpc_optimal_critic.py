@@ -23,7 +23,7 @@ def expected_objective(f, p, q, alpha, beta, gamma):
     """J(f) with exact expectations: weighted moments (weights p for P and q for Q)."""
     one = torch.tensor(1.0, dtype=torch.float64)
     moments = rp.ScoreMoments((p * f).sum(), (p * f * f).sum(), one, (q * f).sum(), (q * f * f).sum(), one)
-    return rp.rpc_objective(moments, alpha, beta, gamma)
+    return -rp.rpc_loss_from_moments(moments, alpha, beta, gamma)
 
 
 @pytest.mark.parametrize("alpha,beta,gamma", [(0.3, 0.01, 0.1), (0.0, 0.001, 1.0), (1.0, 1.0, 1.0), (0.5, 0.2, 2.0)])

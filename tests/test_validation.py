@@ -118,11 +118,29 @@ def test_score_bad_inputs(name, pos, neg, mask, message):
         rp.get_objective(name)(pos, neg, mask)
 
 
-def test_rpc_objective_bad_relative_parameters():
+def test_rpc_bad_relative_parameters():
     with pytest.raises(ValueError, match="beta must be finite and >= 0"):
         rp.rpc_loss(torch.randn(3), torch.randn(3, 4), beta=-0.01)
+    moments = rp.ScoreMoments.from_scores(torch.randn(3), torch.randn(3, 4))
+    with pytest.raises(ValueError, match="alpha must be finite and >= 0"):
+        rp.rpc_loss_from_moments(moments, alpha=-1.0)
+
+
+@pytest.mark.parametrize("name,options,message", [
+    ("rpc", {"delta": 1.0}, r"unknown option\(s\) \['delta'\] for objective 'rpc'"),
+    ("infonce", {"alpha": 0.3}, "unknown option"),
+    ("smile", {"clip": 0.0}, "clip must be finite and > 1e-8"),
+    ("mio", {"l2_weight": -1.0, "pos_temperature": 0.5, "neg_temperature": 0.5}, "l2_weight must be finite and >= 0"),
+    ("mio", {}, "pos_temperature defaults to the critic's temperature"),
+    ("nope", {}, "unknown objective 'nope'"),
+])
+def test_objective_options_name_the_problem(name, options, message):
+    with pytest.raises(ValueError, match=message):
+        rp.objective_options(name, options)
 
 
 def test_split_column0_logits_needs_a_negative_column():
+    from rpc_plugins.pairing import split_column0_logits
+
     with pytest.raises(ValueError, match="at least one negative"):
-        rp.split_column0_logits(torch.randn(5, 1))
+        split_column0_logits(torch.randn(5, 1))

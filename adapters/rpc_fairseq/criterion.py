@@ -7,7 +7,10 @@ is one anchor; RPC's expectations run over all positives and all valid distracto
 
     loss = -(E_P[f] - alpha E_Q[f] - beta/2 E_P[f^2] - gamma/2 E_Q[f^2]) * n_anchors   (summed, as fairseq expects)
 
-with f = critic_scale * logit. Extra losses (codebook diversity, feature penalty) are added as
+with f = critic_scale * logit. ``critic_scale`` defaults to 0.1 for RPC (wav2vec 2.0 logits are
+cosine / 0.1, so f = cosine; RPC is not scale invariant) and to 1.0 for every other objective, so
+``criterion.objective=infonce`` with its defaults is fairseq's wav2vec loss, in value and gradients.
+The other knobs and their defaults are the core's (``rpc_plugins.OBJECTIVE_KNOBS``). Extra losses (codebook diversity, feature penalty) are added as
 fairseq's ``wav2vec`` criterion adds them, so yaml files written for it merge (``infonce``,
 ``loss_weights``, ``log_keys`` keep their meaning).
 
@@ -37,23 +40,38 @@ from fairseq import metrics, utils
 from fairseq.criterions import CRITERION_REGISTRY, FairseqCriterion, register_criterion
 from fairseq.dataclass import FairseqDataclass
 
-
-from rpc_plugins import OBJECTIVES, get_objective, positive_only_loss, split_column0_logits
+from rpc_plugins import OBJECTIVE_KNOBS, OBJECTIVES, get_objective, positive_only_loss
+from rpc_plugins.knobs import score_options
+from rpc_plugins.pairing import split_column0_logits
 
 logger = logging.getLogger(__name__)
+
+_RPC = OBJECTIVE_KNOBS["rpc"]
+_CLIP = OBJECTIVE_KNOBS["smile"]["clip"]
+# f = critic_scale * logit: RPC on cosines; every other objective on the logits as fairseq's loss reads them.
+DEFAULT_CRITIC_SCALE = {"rpc": 0.1}
+
+
+def default_critic_scale(objective: str) -> float:
+    """``critic_scale`` when the config leaves it unset: 0.1 for rpc, 1.0 (fairseq's own scale) otherwise."""
+    return DEFAULT_CRITIC_SCALE.get(objective, 1.0)
 
 
 @dataclass
 class RpcCriterionConfig(FairseqDataclass):
     objective: str = field(default="rpc", metadata={
         "help": f"objective on the logits: one of {sorted(OBJECTIVES)} (rpc = Relative Predictive Coding)"})
-    alpha: float = field(default=0.3, metadata={"help": "RPC relative parameter alpha >= 0 (weight of E_Q[f])"})
-    beta: float = field(default=0.01, metadata={"help": "RPC relative parameter beta >= 0 (weight of E_P[f^2]/2)"})
-    gamma: float = field(default=0.1, metadata={"help": "RPC relative parameter gamma >= 0 (weight of E_Q[f^2]/2)"})
-    critic_scale: float = field(default=0.1, metadata={
-        "help": "f = critic_scale * logit. wav2vec 2.0 logits are cosine / logit_temp (0.1), so 0.1 gives "
-                "f = cosine; wav2vec (v1) logits are raw dot products. RPC is not shift/scale invariant."})
-    clip: float = field(default=5.0, metadata={"help": "SMILE clip (objective=smile only)"})
+    alpha: float = field(default=_RPC["alpha"], metadata={
+        "help": "RPC relative parameter alpha >= 0 (weight of E_Q[f])"})
+    beta: float = field(default=_RPC["beta"], metadata={
+        "help": "RPC relative parameter beta >= 0 (weight of E_P[f^2]/2)"})
+    gamma: float = field(default=_RPC["gamma"], metadata={
+        "help": "RPC relative parameter gamma >= 0 (weight of E_Q[f^2]/2)"})
+    critic_scale: Optional[float] = field(default=None, metadata={
+        "help": "f = critic_scale * logit; unset: 0.1 for rpc (wav2vec 2.0 logits are cosine / logit_temp (0.1), "
+                "so f = cosine; RPC is not shift/scale invariant), 1.0 for every other objective (so infonce is "
+                "fairseq's wav2vec loss). wav2vec (v1) logits are raw dot products."})
+    clip: float = field(default=_CLIP, metadata={"help": "SMILE clip (objective=smile only)"})
     infonce: bool = field(default=True, metadata={
         "help": "logit layout, must stay true: one row per anchor with the positive in column 0 (what "
                 "wav2vec 2.0 always emits; wav2vec v1 reads its layout from this key, its model.infonce "
@@ -71,8 +89,8 @@ class RpcCriterion(FairseqCriterion):
 
     _warned_no_negatives = False
 
-    def __init__(self, task, objective="rpc", alpha=0.3, beta=0.01, gamma=0.1, critic_scale=0.1, clip=5.0,
-                 infonce=True, loss_weights=None, log_keys=None):
+    def __init__(self, task, objective="rpc", alpha=_RPC["alpha"], beta=_RPC["beta"], gamma=_RPC["gamma"],
+                 critic_scale=None, clip=_CLIP, infonce=True, loss_weights=None, log_keys=None):
         super().__init__(task)
         if objective not in OBJECTIVES:
             raise ValueError(f"criterion.objective={objective!r} is not supported: unknown objective "
@@ -80,6 +98,8 @@ class RpcCriterion(FairseqCriterion):
         for key, value in (("alpha", alpha), ("beta", beta), ("gamma", gamma)):
             if not value >= 0:
                 raise ValueError(f"criterion.{key} must be >= 0, got {value}")
+        if critic_scale is None:
+            critic_scale = default_critic_scale(objective)
         if not critic_scale > 0:
             raise ValueError(f"criterion.critic_scale must be > 0, got {critic_scale}")
         if not infonce:
@@ -107,8 +127,8 @@ class RpcCriterion(FairseqCriterion):
             action.help = "accepted for compatibility: infonce is true by default and must stay true"
 
     def _hyper(self):
-        return {"rpc": dict(alpha=self.alpha, beta=self.beta, gamma=self.gamma), "smile": dict(clip=self.clip)}.get(
-            self.objective, {})
+        """The knobs the objective's function on scores takes (``rpc_plugins.OBJECTIVE_HYPERPARAMETERS``)."""
+        return score_options(self.objective, dict(alpha=self.alpha, beta=self.beta, gamma=self.gamma, clip=self.clip))
 
     def forward(self, model, sample, reduce=True):
         """Returns (summed loss, sample_size, logging_output) like fairseq's wav2vec criterion."""

@@ -27,18 +27,20 @@ from torch import Tensor, nn
 import rpc_plugins
 
 BankSize = Union[int, Sequence[int]]
+_RPC = rpc_plugins.OBJECTIVE_KNOBS["rpc"]  # RPC's defaults, declared once in the core
 
 
 class ContrastiveLoss(nn.Module):
     """Any ``rpc_plugins`` objective with lightly's loss interface.
 
     Args:
-        objective: "rpc", "infonce", "nwj", "js", "dv", "smile" or "mio".
+        objective: "rpc", "infonce", "nwj", "js", "dv", "smile" or "mio". The defaults are
+            ``rpc_plugins.ContrastiveLoss``'s: infonce at T = 0.5 is lightly's ``NTXentLoss()``.
         temperature: critic scale T, f(x, y) = <x, y> / T on L2-normalised outputs.
         memory_bank_size: 0 (no bank) or ``(M, D)``, as for lightly 1.6's ``MemoryBankModule``.
         gather_distributed: negatives from all ranks (needs torch.distributed).
-        **options: the objective's hyperparameters (rpc: alpha, beta, gamma; smile: clip;
-            mio: pos_temperature, neg_temperature, l2_weight).
+        **options: the objective's knobs (``rpc_plugins.OBJECTIVE_KNOBS``, with their defaults; rpc:
+            alpha, beta, gamma; smile: clip; mio: pos_temperature, neg_temperature, l2_weight).
 
     >>> import torch
     >>> loss_fn = ContrastiveLoss("rpc", temperature=0.1, alpha=0.3, beta=0.01, gamma=0.1)
@@ -46,7 +48,7 @@ class ContrastiveLoss(nn.Module):
     torch.Size([])
     """
 
-    def __init__(self, objective: str = "rpc", temperature: float = 0.5, memory_bank_size: BankSize = 0,
+    def __init__(self, objective: str = "infonce", temperature: float = 0.5, memory_bank_size: BankSize = 0,
                  gather_distributed: bool = False, **options):
         super().__init__()
         if abs(temperature) < 1e-8:
@@ -90,7 +92,8 @@ class RPCLoss(ContrastiveLoss):
     0
     """
 
-    def __init__(self, alpha: float = 0.3, beta: float = 0.01, gamma: float = 0.1, temperature: float = 0.1,
+    def __init__(self, alpha: float = _RPC["alpha"], beta: float = _RPC["beta"], gamma: float = _RPC["gamma"],
+                 temperature: float = 0.1,
                  memory_bank_size: BankSize = 0, gather_distributed: bool = False, **options):
         super().__init__("rpc", temperature=temperature, memory_bank_size=memory_bank_size,
                          gather_distributed=gather_distributed, alpha=alpha, beta=beta, gamma=gamma, **options)

@@ -48,7 +48,7 @@ def test_legacy_fairseq_train_cli(speech_corpus, tmp_path):
 
 def test_infonce_objective_through_the_rpc_criterion(speech_corpus, tmp_path):
     code, out = hydra_train("wav2vec2_tiny_rpc", speech_corpus, tmp_path, "optimization.max_update=6",
-                            "criterion.objective=infonce", "criterion.critic_scale=1.0")
+                            "criterion.objective=infonce", "criterion.critic_scale=null")  # unset: 1.0
     assert code == 0, out[-3000:]
     rows = train_log(out)
     assert len(rows) == 6 and "mi_rpc" not in rows[0]

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from integration_tests.fairseq.conftest import (CONFIGS, USER_DIR, fairseq_pretraining_configs, hydra_train,
@@ -149,3 +150,36 @@ def test_fairseq_train_argparse_infonce_flag_keeps_true(speech_corpus, tmp_path)
                                                     "audio_pretraining", "--arch", "wav2vec", "--criterion", "rpc",
                                                     *extra])
         assert args.infonce is True, extra
+
+
+@pytest.mark.parametrize("kind", ["w2v2", "cpc"])
+def test_infonce_with_its_defaults_is_fairseqs_wav2vec_loss(kind):
+    """``objective=infonce`` with nothing else set equals fairseq's own wav2vec criterion on the real models, in
+    value and in every parameter's gradient (critic_scale defaults to 1.0 for every objective but rpc)."""
+    import torch
+    from fairseq.criterions.wav2vec_criterion import Wav2vecCriterion
+
+    from integration_tests.fairseq.test_edges import LOSS_WEIGHTS, build, make_sample
+    from rpc_fairseq.criterion import RpcCriterion, RpcCriterionConfig
+
+    assert RpcCriterionConfig().critic_scale is None
+    assert RpcCriterion(None).critic_scale == 0.1  # RPC keeps its own scale: f = cosine on wav2vec 2.0
+    model = build(kind)
+    sample = make_sample(2, 16000)
+    results = []
+    for criterion in (Wav2vecCriterion(None, infonce=True, loss_weights=LOSS_WEIGHTS[kind]),
+                      RpcCriterion(None, objective="infonce", loss_weights=LOSS_WEIGHTS[kind])):
+        model.zero_grad()
+        torch.manual_seed(2)
+        np.random.seed(2)  # wav2vec 2.0 draws its masks with numpy
+        loss, sample_size, _ = criterion(model, sample)
+        loss.backward()
+        results.append((loss.detach(), sample_size, [p.grad.clone() for p in model.parameters() if p.grad is not None]))
+    (host, host_size, host_grads), (ours, size, grads) = results
+    assert size == host_size and len(grads) == len(host_grads) > 0
+    torch.testing.assert_close(ours, host, rtol=1e-5, atol=1e-5)
+    # both losses run in float32 (each criterion casts the logits); their round-off reaches every gradient entry
+    # at the scale of the largest one (entries that are 0 in exact arithmetic come out as round-off of that size)
+    scale = max(float(h.abs().max()) for h in host_grads)
+    for g, h in zip(grads, host_grads):
+        torch.testing.assert_close(g, h, rtol=1e-4, atol=1e-5 * scale)

@@ -17,6 +17,24 @@ def test_infonce_equals_ntxent(n, temperature):
     torch.testing.assert_close(rpc_plugins.ContrastiveLoss("infonce", temperature=temperature)(out0, out1), want)
 
 
+def test_default_contrastive_losses_are_ntxents_defaults():
+    """Both ContrastiveLoss classes default to infonce at lightly's temperature: NTXentLoss() itself."""
+    g = torch.Generator().manual_seed(3)
+    out0, out1 = torch.randn(10, 16, generator=g), torch.randn(10, 16, generator=g)
+    want = NTXentLoss()(out0, out1)
+    for loss_fn in (rpc_lightly.ContrastiveLoss(), rpc_plugins.ContrastiveLoss()):
+        assert loss_fn.objective == "infonce"
+        torch.testing.assert_close(loss_fn(out0, out1), want)
+
+
+def test_rpc_defaults_declared_once():
+    """The adapter's RPCLoss takes RPC's defaults from the core (rpc_plugins.OBJECTIVE_KNOBS)."""
+    g = torch.Generator().manual_seed(4)
+    out0, out1 = torch.randn(10, 16, generator=g), torch.randn(10, 16, generator=g)
+    assert rpc_lightly.RPCLoss().in_batch.hyperparameters == dict(rpc_plugins.OBJECTIVE_KNOBS["rpc"])
+    torch.testing.assert_close(rpc_lightly.RPCLoss()(out0, out1), rpc_plugins.RPCLoss()(out0, out1))
+
+
 def test_infonce_gradients_equal_ntxent():
     g = torch.Generator().manual_seed(0)
     base = [torch.randn(12, 8, generator=g, dtype=torch.float64) for _ in range(2)]

@@ -50,7 +50,7 @@ class TwoViewLoss(nn.Module):
         normalize: L2-normalise the outputs first (cosine critic).
         gather_distributed: anchors also see every other rank's views as negatives.
         check_finite: NaN/Inf policy for the inputs ("auto", True, False or "async"; see
-            ``rpc_plugins.finite_check_mode``): by default a ValueError for CPU inputs and no
+            ``_validation.finite_check_mode``): by default a ValueError for CPU inputs and no
             host synchronisation on an accelerator.
     """
 

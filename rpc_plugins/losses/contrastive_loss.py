@@ -18,16 +18,15 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .._dtypes import upcast
-from .._validation import check_embeddings, check_nonnegative, check_positive, check_values
-from ..moments import ScoreMoments, rpc_objective
-from ..objectives import OBJECTIVE_HYPERPARAMETERS, get_objective
+from .._validation import check_embeddings, check_values
+from ..knobs import objective_options, score_options
+from ..moments import ScoreMoments, rpc_loss_from_moments
+from ..objectives import get_objective
 from ..objectives.no_negatives import positive_only_loss
 from ..pairing import prepare_views, two_view_scores
 from ..fused_statistics import view_statistics
 from ._two_view import TwoViewLoss, autocast_disabled, warn_no_negatives
 from .rpc_loss import RPCLoss
-
-_MIO_OPTIONS = ("pos_temperature", "neg_temperature", "l2_weight")
 
 
 class ContrastiveLoss(TwoViewLoss):
@@ -39,9 +38,9 @@ class ContrastiveLoss(TwoViewLoss):
         normalize: L2-normalise outputs (cosine critic).
         gather_distributed: negatives from all ranks (lightly semantics; per-rank loss over local
             anchors; exact for objectives that average over anchors: infonce, js, mio, nwj, rpc).
-        **options: the objective's hyperparameters: rpc: alpha, beta, gamma (and RPCLoss's
-            distributed_mode, method); smile: clip; mio: pos_temperature, neg_temperature
-            (default: temperature), l2_weight (default 1.0).
+        **options: the objective's knobs (``rpc_plugins.OBJECTIVE_KNOBS``, with their defaults): rpc:
+            alpha, beta, gamma (and RPCLoss's distributed_mode, method); smile: clip; mio:
+            pos_temperature, neg_temperature (default: temperature), l2_weight.
         check_finite: NaN/Inf policy, see ``RPCLoss``.
 
     ``hyperparameters`` holds the objective's resolved options; ``queue_loss`` is the MoCo /
@@ -58,40 +57,24 @@ class ContrastiveLoss(TwoViewLoss):
         super().__init__(temperature, normalize, gather_distributed, check_finite)
         self.objective = objective
         self._objective_fn = get_objective(objective)
-        allowed = OBJECTIVE_HYPERPARAMETERS[objective]
-        allowed = allowed + (("distributed_mode", "method") if objective == "rpc" else ())
-        allowed = allowed + (_MIO_OPTIONS if objective == "mio" else ())
-        unknown = sorted(set(options) - set(allowed))
-        if unknown:
-            raise ValueError(f"unknown option(s) {unknown} for objective {objective!r}; it accepts {list(allowed)}")
-        self._rpc = RPCLoss(temperature=temperature, normalize=normalize, gather_distributed=gather_distributed,
-                            check_finite=check_finite, **options) if objective == "rpc" else None
-        self._mio = self._mio_options(options) if objective == "mio" else None
-        self.options = {} if objective in ("rpc", "mio") else dict(options)
-
-    def _mio_options(self, options: dict) -> dict:
-        mio = {
-            "pos_temperature": float(options.get("pos_temperature", self.temperature)),
-            "neg_temperature": float(options.get("neg_temperature", self.temperature)),
-            "l2_weight": float(options.get("l2_weight", 1.0)),
-        }
-        check_positive(pos_temperature=mio["pos_temperature"], neg_temperature=mio["neg_temperature"])
-        check_nonnegative(l2_weight=mio["l2_weight"])
-        return mio
+        rpc_only = {k: options.pop(k) for k in ("distributed_mode", "method") if objective == "rpc" and k in options}
+        knobs = objective_options(objective, options, temperature=self.temperature)  # ValueError on unknown keys
+        self._rpc = RPCLoss(knobs["alpha"], knobs["beta"], knobs["gamma"], temperature=temperature,
+                            normalize=normalize, gather_distributed=gather_distributed, check_finite=check_finite,
+                            **rpc_only) if objective == "rpc" else None
+        self._mio = knobs if objective == "mio" else None
+        self._knobs = knobs
+        self.options = score_options(objective, knobs) if objective not in ("rpc", "mio") else {}
 
     @property
     def hyperparameters(self) -> Dict[str, float]:
-        """The objective's resolved hyperparameters (rpc: alpha, beta, gamma; smile: clip; mio:
-        pos_temperature, neg_temperature, l2_weight; none for infonce, nwj, js, dv).
+        """The objective's resolved hyperparameters (``rpc_plugins.OBJECTIVE_KNOBS``: rpc: alpha, beta,
+        gamma; smile: clip; mio: pos_temperature, neg_temperature, l2_weight; none for infonce, nwj, js, dv).
 
         >>> ContrastiveLoss("rpc", alpha=0.5).hyperparameters
         {'alpha': 0.5, 'beta': 0.01, 'gamma': 0.1}
         """
-        if self._rpc is not None:
-            return dict(alpha=self._rpc.alpha, beta=self._rpc.beta, gamma=self._rpc.gamma)
-        if self._mio is not None:
-            return dict(self._mio)
-        return dict(self.options)
+        return dict(self._knobs)
 
     def extra_repr(self) -> str:
         return f"objective={self.objective!r}, {super().extra_repr()}"
@@ -115,7 +98,7 @@ class ContrastiveLoss(TwoViewLoss):
             z0, z1 = prepare_views(out0, out1, self.normalize)
             queue = upcast(queue).to(z0.dtype)
             if self._rpc is not None:
-                loss = -rpc_objective(self._queue_moments(z0, z1, queue), **self.hyperparameters)
+                loss = rpc_loss_from_moments(self._queue_moments(z0, z1, queue), **self.hyperparameters)
             elif self._mio is not None:
                 pos = (z0 * z1).sum(1) / self._mio["pos_temperature"]
                 loss = self._objective_fn(pos, z0 @ queue.t() / self._mio["neg_temperature"])

@@ -18,13 +18,15 @@ from torch import Tensor
 
 from .. import distributed
 from .._validation import check_embeddings, check_nonnegative, check_values
-from ..moments import ScoreMoments, rpc_objective
+from ..knobs import RPC_DEFAULTS
+from ..moments import ScoreMoments, rpc_loss_from_moments
 from ..two_view_moments import all_reduced_two_view_moments, fused_two_view_moments, two_view_moments
 from ._two_view import TwoViewLoss, autocast_disabled, warn_no_negatives
 
 # The authors' released settings (vision/run.py flags of martinmamql/relative_predictive_coding):
 # unnormalised projections (hidden_norm=False) and T = projection width (CIFAR) or 32 (ImageNet).
-PAPER_PRESETS = {
+# Public through ``RPCLoss.from_paper`` only.
+_PAPER_PRESETS = {
     "cifar10": dict(alpha=0.0, beta=0.001, gamma=1.0, temperature=128.0, normalize=False),
     "imagenet-resnet50": dict(alpha=0.3, beta=0.01, gamma=0.1, temperature=32.0, normalize=False),
     "imagenet-resnet152x2": dict(alpha=0.3, beta=0.001, gamma=0.01, temperature=32.0, normalize=False),
@@ -50,7 +52,7 @@ class RPCLoss(TwoViewLoss):
         method: "dense" (score matrix), "gram" (fused linear-time path, no N x N matrix; O(N D^2);
             ``rpc_plugins.view_statistics``) or "auto" (gram when it costs fewer multiply-adds).
         check_finite: NaN/Inf policy ("auto": ValueError for CPU inputs, no host sync on an
-            accelerator; True; False; "async"), see ``rpc_plugins.finite_check_mode``.
+            accelerator; True; False; "async").
 
     Precision: fp16/bf16 embeddings are upcast to float32 (chunk by chunk on the Gram path) and the
     loss runs outside autocast; every sum is accumulated in float64; the result has dtype float32
@@ -70,9 +72,9 @@ class RPCLoss(TwoViewLoss):
 
     def __init__(
         self,
-        alpha: float = 0.3,
-        beta: float = 0.01,
-        gamma: float = 0.1,
+        alpha: float = RPC_DEFAULTS["alpha"],
+        beta: float = RPC_DEFAULTS["beta"],
+        gamma: float = RPC_DEFAULTS["gamma"],
         temperature: float = 0.1,
         normalize: bool = True,
         gather_distributed: bool = False,
@@ -97,9 +99,9 @@ class RPCLoss(TwoViewLoss):
         >>> RPCLoss.from_paper("cifar10").temperature
         128.0
         """
-        if setting not in PAPER_PRESETS:
-            raise ValueError(f"unknown paper setting {setting!r}; choose one of {sorted(PAPER_PRESETS)}")
-        return cls(**{**PAPER_PRESETS[setting], **overrides})
+        if setting not in _PAPER_PRESETS:
+            raise ValueError(f"unknown paper setting {setting!r}; choose one of {sorted(_PAPER_PRESETS)}")
+        return cls(**{**_PAPER_PRESETS[setting], **overrides})
 
     def extra_repr(self) -> str:
         return (f"alpha={self.alpha}, beta={self.beta}, gamma={self.gamma}, {super().extra_repr()}, "
@@ -118,7 +120,7 @@ class RPCLoss(TwoViewLoss):
             moments = self.moments(out0, out1, negatives)
             if isinstance(moments.neg_count, int) and moments.neg_count == 0:
                 warn_no_negatives(type(self).__name__)
-            loss = -rpc_objective(moments, self.alpha, self.beta, self.gamma)
+            loss = rpc_loss_from_moments(moments, self.alpha, self.beta, self.gamma)
         return loss.to(self._output_dtype(out0))
 
     def moments(self, out0: Tensor, out1: Tensor, negatives: Optional[Tensor] = None) -> ScoreMoments:

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from .. import get_objective
+from ..knobs import score_options
 
 
 def check_scores(scores: Tensor) -> None:
@@ -150,8 +151,7 @@ def estimate(name: str, scores: Tensor, **hyper) -> Tensor:
 def training_loss(name: str, scores: Tensor, **hyper) -> Tensor:
     """The core objective that trains the critic for estimator ``name`` (rpc_plugins.get_objective)."""
     pos, neg, mask = split_scores(scores)
-    keep = {"rpc": ("alpha", "beta", "gamma"), "smile": ("clip",)}.get(name, ())
-    return get_objective(name)(pos, neg, mask, **{k: v for k, v in hyper.items() if k in keep})
+    return get_objective(name)(pos, neg, mask, **score_options(name, hyper))
 
 
 DEFAULT_HYPER: Dict[str, dict] = {"rpc": dict(alpha=1.0, beta=1e-4, gamma=1.0), "smile": dict(clip=5.0)}

@@ -14,6 +14,7 @@ from typing import Callable, Dict
 from .dv import dv_loss
 from .infonce import infonce_loss
 from .js import js_loss
+from ..knobs import OBJECTIVE_HYPERPARAMETERS, OBJECTIVE_KNOBS, objective_options
 from .mio import mio_loss
 from .nwj import nwj_loss
 from .rpc import rpc_loss
@@ -29,16 +30,6 @@ OBJECTIVES: Dict[str, Callable] = {
     "mio": mio_loss,
 }
 
-# Hyperparameters each objective accepts (adapters use this to validate configs by name).
-OBJECTIVE_HYPERPARAMETERS: Dict[str, tuple] = {
-    "rpc": ("alpha", "beta", "gamma"),
-    "infonce": (),
-    "nwj": (),
-    "js": (),
-    "dv": (),
-    "smile": ("clip",),
-    "mio": (),
-}
 
 
 def get_objective(name: str) -> Callable:
@@ -52,6 +43,8 @@ def get_objective(name: str) -> Callable:
 __all__ = [
     "OBJECTIVES",
     "OBJECTIVE_HYPERPARAMETERS",
+    "OBJECTIVE_KNOBS",
+    "objective_options",
     "get_objective",
     "rpc_loss",
     "infonce_loss",

@@ -5,7 +5,7 @@ negatives unless a memory bank or other ranks supply them. lightly's NTXentLoss 
 loss there (the cross-entropy of the positive among candidates {positive} is 0) and training goes
 on, so the two-view losses do the same. The rule, for every objective: an expectation over the
 empty set of negatives contributes 0 (InfoNCE's partition sum over no negative is its positive
-alone). For RPC (``rpc_plugins.moments.rpc_objective``) J = E_P[f] - beta/2 E_P[f^2].
+alone). For RPC (``rpc_plugins.rpc_loss_from_moments``) J = E_P[f] - beta/2 E_P[f^2].
 
 The objectives on scores (``rpc_plugins.get_objective(name)(pos, neg, mask)``) still reject a
 score set without negatives: there it is a caller's error, not a batch-size edge.
@@ -16,15 +16,11 @@ score set without negatives: there it is a caller's error, not a batch-size edge
 >>> float(positive_only_loss("nwj", torch.tensor([3.0, 1.0])))
 -2.0
 """
-import inspect
-
 import torch.nn.functional as F
 from torch import Tensor
 
 from .._dtypes import upcast
-from .rpc import rpc_loss
-
-_RPC_DEFAULT_BETA = inspect.signature(rpc_loss).parameters["beta"].default
+from ..knobs import RPC_DEFAULTS
 
 
 def positive_only_loss(name: str, pos: Tensor, **hyper) -> Tensor:
@@ -37,5 +33,5 @@ def positive_only_loss(name: str, pos: Tensor, **hyper) -> Tensor:
     if name in ("js", "mio"):
         return F.softplus(-pos).mean()  # BCE(pos, 1); the negatives' BCE term is 0
     if name == "rpc":
-        return -(pos.mean() - 0.5 * hyper.get("beta", _RPC_DEFAULT_BETA) * (pos * pos).mean())
+        return -(pos.mean() - 0.5 * hyper.get("beta", RPC_DEFAULTS["beta"]) * (pos * pos).mean())
     raise ValueError(f"unknown objective {name!r}")

@@ -13,9 +13,10 @@ from typing import Optional
 
 from torch import Tensor
 
-from ..moments import ScoreMoments, rpc_objective
+from ..moments import ScoreMoments, rpc_loss_from_moments
 from .._validation import check_nonnegative
 from ._common import require_negatives
+from ..knobs import RPC_DEFAULTS
 
 
 def rpc_loss(
@@ -23,9 +24,9 @@ def rpc_loss(
     neg: Tensor,
     neg_mask: Optional[Tensor] = None,
     *,
-    alpha: float = 0.3,
-    beta: float = 0.01,
-    gamma: float = 0.1,
+    alpha: float = RPC_DEFAULTS["alpha"],
+    beta: float = RPC_DEFAULTS["beta"],
+    gamma: float = RPC_DEFAULTS["gamma"],
 ) -> Tensor:
     """Negative RPC objective; E_Q pools every valid negative of every anchor.
 
@@ -42,4 +43,4 @@ def rpc_loss(
     check_nonnegative(alpha=alpha, beta=beta, gamma=gamma)
     moments = ScoreMoments.from_scores(pos, neg, neg_mask)
     require_negatives("rpc", neg, moments.neg_count)
-    return -rpc_objective(moments, alpha, beta, gamma)
+    return rpc_loss_from_moments(moments, alpha, beta, gamma)

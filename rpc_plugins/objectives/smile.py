@@ -15,9 +15,11 @@ from torch import Tensor
 from .._validation import check_positive
 from ._common import pooled_log_mean_exp, prepare
 from .js import binary_pair_loss
+from ..knobs import SMILE_DEFAULTS
 
 
-def smile_loss(pos: Tensor, neg: Tensor, neg_mask: Optional[Tensor] = None, *, clip: float = 5.0) -> Tensor:
+def smile_loss(pos: Tensor, neg: Tensor, neg_mask: Optional[Tensor] = None, *,
+               clip: float = SMILE_DEFAULTS["clip"]) -> Tensor:
     """Negative SMILE value with the JS gradient.
 
     >>> import math, torch
