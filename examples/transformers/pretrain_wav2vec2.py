@@ -171,7 +171,8 @@ def main():
     parser.add_argument("--utterances", type=int, default=240)
     parser.add_argument("--mode", choices=("loop", "trainer"), default="loop")
     parser.add_argument("--objective", default="rpc")
-    parser.add_argument("--alpha", type=float, default=0.3)
+    parser.add_argument("--alpha", type=float, default=1.0,
+                        help="RPC alpha; with alpha < 1 and a cosine critic RPC first raises every score together")
     parser.add_argument("--beta", type=float, default=0.01)
     parser.add_argument("--gamma", type=float, default=0.1)
     parser.add_argument("--critic-scale", type=float, default=None, help="default: 1 (HF's logits), rpc: f = cosine")
