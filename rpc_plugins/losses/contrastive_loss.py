@@ -25,6 +25,7 @@ from ..objectives import get_objective
 from ..objectives.no_negatives import positive_only_loss
 from ..pairing import prepare_views, two_view_scores
 from ..fused_statistics import view_statistics
+from ..two_view_moments import extra_statistics_moments
 from ._two_view import TwoViewLoss, autocast_disabled, warn_no_negatives
 from .rpc_loss import RPCLoss
 
@@ -110,11 +111,10 @@ class ContrastiveLoss(TwoViewLoss):
         return loss.to(self._output_dtype(out0))
 
     def _queue_moments(self, z0: Tensor, z1: Tensor, queue: Tensor) -> ScoreMoments:
-        t = self.temperature
-        pos = (z0 * z1).sum(1).double() / t
-        anchors, negatives = view_statistics(z0, None, normalize=False), view_statistics(queue, None, normalize=False)
-        return ScoreMoments(pos.sum(), (pos * pos).sum(), z0.shape[0], anchors.total @ negatives.total / t,
-                            (anchors.gram * negatives.gram).sum() / t ** 2, z0.shape[0] * queue.shape[0])
+        pos = (z0 * z1).sum(1).double() / self.temperature
+        anchors = view_statistics(z0, None, normalize=False)
+        negatives = extra_statistics_moments(anchors, z0.shape[0], queue, self.temperature, normalize=False)
+        return ScoreMoments(pos.sum(), (pos * pos).sum(), z0.shape[0], *negatives)
 
     def forward(self, out0: Tensor, out1: Tensor, negatives: Optional[Tensor] = None) -> Tensor:
         """Loss of views ``out0, out1 (N, D)``; ``negatives (M, D)`` are extra negatives for all anchors."""

@@ -20,7 +20,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .._dtypes import upcast
-from ..knobs import RPC_DEFAULTS
+from ..knobs import score_options
+from ..moments import ScoreMoments, rpc_loss_from_moments
 
 
 def positive_only_loss(name: str, pos: Tensor, **hyper) -> Tensor:
@@ -32,6 +33,8 @@ def positive_only_loss(name: str, pos: Tensor, **hyper) -> Tensor:
         return -pos.mean()  # E_Q[e^f] (NWJ), log E_Q[e^f] (DV, SMILE) taken as 0
     if name in ("js", "mio"):
         return F.softplus(-pos).mean()  # BCE(pos, 1); the negatives' BCE term is 0
-    if name == "rpc":
-        return -(pos.mean() - 0.5 * hyper.get("beta", RPC_DEFAULTS["beta"]) * (pos * pos).mean())
+    if name == "rpc":  # a negative count of 0 leaves J = E_P[f] - beta/2 E_P[f^2]
+        zero = pos.new_zeros(())
+        moments = ScoreMoments(pos.sum(), (pos * pos).sum(), pos.numel(), zero, zero, 0)
+        return rpc_loss_from_moments(moments, **score_options("rpc", hyper))
     raise ValueError(f"unknown objective {name!r}")
