@@ -5,9 +5,10 @@ export OMP_NUM_THREADS ?= 2
 export PYTHONDONTWRITEBYTECODE := 1
 
 # One virtual environment per host era (envs/<era>.sh builds .venvs/<era>).
-# Today's stacks: main (lightly/timm), solo-main (solo-learn main, Lightning 2), fairseq-torch2.
+# Today's stacks: main (lightly/timm), solo-main (solo-learn main, Lightning 2), fairseq-torch2,
+# transformers (HF wav2vec 2.0 on the newest torch).
 # 2021-22 stacks kept while CI time allows: solo (solo-learn 1.0.2), fairseq (torch 1.12).
-ERAS := main solo-main fairseq-torch2 solo fairseq
+ERAS := main solo-main fairseq-torch2 solo fairseq transformers
 
 # tests/ (the core) and integration_tests/packaging (extras keep torch) run in every era.
 COMMON_TESTS         := tests integration_tests/packaging
@@ -16,6 +17,7 @@ SOLO-MAIN_TESTS      := $(COMMON_TESTS) integration_tests/solo
 FAIRSEQ-TORCH2_TESTS := $(COMMON_TESTS) integration_tests/fairseq
 SOLO_TESTS           := $(COMMON_TESTS) integration_tests/solo
 FAIRSEQ_TESTS        := $(COMMON_TESTS) integration_tests/fairseq
+TRANSFORMERS_TESTS   := $(COMMON_TESTS) integration_tests/transformers
 
 .PHONY: demo test lint envs system bench-cost $(addprefix test-,$(ERAS)) $(addprefix env-,$(ERAS))
 
