@@ -272,9 +272,9 @@ def render(folder):
             if not got:
                 continue
             chosen = saved.get("tuning", {}).get(f"{method}/{loss}", {}).get("selected", {})
-            knobs = ", ".join(f"{k} {v:g}" for k, v in sorted(chosen.items()))
+            knobs = ", ".join(f"{k} {v:.3g}" for k, v in sorted(chosen.items()))
             body.append([method, LABELS[loss], cell([r["linear"] for r in got]), cell([r["knn"] for r in got]), knobs])
-    table = markdown(["method", "loss", "linear", "20-NN", "selected (k trials on the validation carve)"], body,
+    table = markdown(["method", "loss", "linear", "20-NN", "selected (yaml lr before solo scales it)"], body,
                      align="llrrl")
     steps = sorted({r["steps"] for r in test if "steps" in r})
     lines = [
