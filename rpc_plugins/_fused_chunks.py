@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 import torch
 from torch import Tensor
 
-from . import _thread_limits, cpu_kernel
+from . import _thread_limits
 
 _EXACT = torch.float64
 _EPS = 1e-12
@@ -71,25 +71,17 @@ def _in_parallel(n: int, rows: int, work) -> list:
         return list(pool.map(run, ranges))
 
 
-def _kernel_for(a: Tensor, b: Tensor):
-    """The opt-in C++ kernel (``cpu_kernel``) when it is enabled and the inputs suit it, else None."""
-    kernel = cpu_kernel.loaded()
-    if kernel is None or not (a.is_contiguous() and b.is_contiguous()):
-        return None
-    return kernel
-
-
 def _chunks(rows: int, start: int, stop: int, *tensors: Tensor):
     """Zip of the tensors' rows start:stop in chunks of ``rows`` (views made in one call each)."""
     return zip(*(t[start:stop].split(rows) for t in tensors))
 
 
-def forward(a: Tensor, b: Tensor, normalize: bool, rows: int):
-    """Statistics (total, gram, [self_sum, self_sq, pos_sum, pos_sq]) and the N-vectors to save."""
+def forward(a: Tensor, b: Tensor, normalize: bool, rows: int, kernel=None):
+    """Statistics (total, gram, [self_sum, self_sq, pos_sum, pos_sq]) and the N-vectors to save; ``kernel``:
+    the C++ kernel's module (``fused_statistics._implementation`` chooses) or None for the eager chunks."""
     n, d = a.shape
     dt, dev = a.dtype, a.device
     norm_a, norm_b, dots = (torch.empty(n, dtype=dt, device=dev) for _ in range(3))
-    kernel = _kernel_for(a, b)
 
     def work(start: int, stop: int) -> Tensor:
         if kernel is not None:
@@ -154,7 +146,7 @@ def _row_coefficients(norm: Tensor, dots: Tensor, beta: Tensor, c_selfsq: Tensor
     return s, s * s, base * s, keep_s * s
 
 
-def backward(a: Tensor, b: Tensor, saved, normalize: bool, rows: int, grads, want_a: bool, want_b: bool):
+def backward(a: Tensor, b: Tensor, saved, normalize: bool, rows: int, kernel, grads, want_a: bool, want_b: bool):
     """Input gradients from the statistics' gradients ``grads = (g_total, g_gram, g_self, g_selfsq,
     g_pos, g_possq)``; the per-row formula is in ``fused_statistics``."""
     g_total, g_gram, g_self, g_selfsq, g_pos, g_possq = grads
@@ -172,7 +164,6 @@ def backward(a: Tensor, b: Tensor, saved, normalize: bool, rows: int, grads, wan
     partner = beta * s_a * s_b  # e_i, the same for both views
     grad_a = torch.empty_like(a) if want_a else None
     grad_b = torch.empty_like(b) if want_b else None
-    kernel = _kernel_for(a, b)
     if kernel is not None:
         none = a.new_empty(0)
 

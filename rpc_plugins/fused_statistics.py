@@ -33,7 +33,7 @@ from typing import NamedTuple, Optional
 import torch
 from torch import Tensor
 
-from . import _fused_chunks
+from . import _fused_chunks, cpu_kernel
 from ._dtypes import accumulation_dtype
 
 _EXACT = torch.float64
@@ -88,13 +88,27 @@ def _fast_rows(a: Tensor, b: Optional[Tensor]) -> int:
     return max(64, _FAST_CHUNK_BYTES // (2 * (a.shape[1] + 1) * itemsize))
 
 
+def _implementation(a: Tensor, b: Optional[Tensor]):
+    """The one place ``view_statistics`` chooses how to run: (rows per chunk, C++ kernel or None).
+
+    0 rows: the simple formulation (one set of rows, fp16/bf16, torch.compile, accelerators, where the
+    compiler or the device fuses the work). Otherwise the eager chunks (``_fused_chunks``), their rows
+    handed to the opt-in C++ kernel (``cpu_kernel``) when it is enabled and the inputs are contiguous.
+    """
+    rows = _fast_rows(a, b)
+    if not rows or b is None:
+        return 0, None
+    kernel = cpu_kernel.loaded()
+    return rows, kernel if kernel is not None and a.is_contiguous() and b.is_contiguous() else None
+
+
 class _ViewStatistics(torch.autograd.Function):
     @staticmethod
     def forward(ctx, a: Tensor, b: Optional[Tensor], normalize: bool):  # type: ignore[override]
-        ctx.fast_rows = rows = _fast_rows(a, b)
-        ctx.normalize = normalize
+        rows, kernel = _implementation(a, b)
+        ctx.fast_rows, ctx.kernel, ctx.normalize = rows, kernel, normalize
         if rows and b is not None:
-            total, gram, sums, vectors = _fused_chunks.forward(a, b, normalize, rows)
+            total, gram, sums, vectors = _fused_chunks.forward(a, b, normalize, rows, kernel)
             ctx.save_for_backward(a, b, *vectors)
             return (total, gram) + tuple(sums.unbind(0))
         compute = accumulation_dtype(a.dtype)
@@ -141,7 +155,7 @@ class _ViewStatistics(torch.autograd.Function):
         if ctx.fast_rows:
             a, b, *vectors = ctx.saved_tensors
             grads = (g_total, g_gram, g_self, g_selfsq, g_pos, g_possq)
-            grad_a, grad_b = _fused_chunks.backward(a, b, vectors, ctx.normalize, ctx.fast_rows, grads,
+            grad_a, grad_b = _fused_chunks.backward(a, b, vectors, ctx.normalize, ctx.fast_rows, ctx.kernel, grads,
                                                     ctx.needs_input_grad[0], ctx.needs_input_grad[1])
             return grad_a, grad_b, None
         saved = list(ctx.saved_tensors)
