@@ -8,6 +8,7 @@ from fairseq.criterions import CRITERION_REGISTRY
 
 import rpc_fairseq
 import rpc_plugins
+from rpc_plugins.pairing import split_column0_logits
 from rpc_fairseq.criterion import RpcCriterion
 
 
@@ -73,7 +74,7 @@ def test_every_objective_selectable():
     logits = torch.randn(5, 4)
     for name in rpc_plugins.OBJECTIVES:
         loss, _, _ = criterion(objective=name, critic_scale=1.0)(LogitsModel(logits), sample())
-        pos, neg, mask = rpc_plugins.split_column0_logits(logits)
+        pos, neg, mask = split_column0_logits(logits)
         hyper = {"rpc": dict(alpha=0.3, beta=0.01, gamma=0.1), "smile": dict(clip=5.0)}.get(name, {})
         torch.testing.assert_close(loss, rpc_plugins.get_objective(name)(pos, neg, mask, **hyper) * 5)
 
