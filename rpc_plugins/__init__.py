@@ -37,10 +37,6 @@ from .objectives import (
 )
 from .objectives.no_negatives import positive_only_loss
 
-# Internal names other sessions' files still import from here (issue 21): not part of the API.
-from .losses.rpc_loss import _PAPER_PRESETS as PAPER_PRESETS  # noqa: F401  (benchmarks/device/correctness.py)
-from .pairing import split_column0_logits  # noqa: F401  (benchmarks/device/nosync.py)
-
 __version__ = "0.1.0"
 
 __all__ = [

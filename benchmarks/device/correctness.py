@@ -27,9 +27,18 @@ import rpc_plugins as rp
 from reference import relative_error, rpc_loss_and_grads
 from results import PartFile
 
+
+
+def paper_preset(setting):
+    """``RPCLoss.from_paper(setting)``'s settings as keyword arguments (for RPCLoss and the reference)."""
+    loss = rp.RPCLoss.from_paper(setting)
+    return dict(alpha=loss.alpha, beta=loss.beta, gamma=loss.gamma, temperature=loss.temperature,
+                normalize=loss.normalize)
+
+
 SETTINGS = {
     "defaults": dict(kwargs={}, bank=0),
-    "cifar10-preset": dict(kwargs=dict(rp.PAPER_PRESETS["cifar10"]), bank=0),
+    "cifar10-preset": dict(kwargs=paper_preset("cifar10"), bank=0),
     "defaults+bank4096": dict(kwargs={}, bank=4096),
 }
 PRECISIONS = ("float32", "bf16", "autocast(float32 inputs)", "autocast(bf16 inputs)")
@@ -57,7 +66,7 @@ def check_reference(part, device, n, d):
     """The block reference against the package's dense float64 path (both exact: agree to ~1e-12)."""
     out0, out1, negatives = views(n, d, 64, device, seed=99)
     out0, out1, negatives = out0.double(), out1.double(), negatives.double()
-    for name, kwargs in (("defaults", {}), ("cifar10-preset", rp.PAPER_PRESETS["cifar10"])):
+    for name, kwargs in (("defaults", {}), ("cifar10-preset", paper_preset("cifar10"))):
         dense = fused(rp.RPCLoss(method="dense", **kwargs), out0, out1, negatives, False, device)
         ref = rpc_loss_and_grads(out0, out1, negatives, block=max(1, n // 3), **_reference_kwargs(kwargs))
         errors = [relative_error(x, y) for x, y in zip(ref, dense)]

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 import rpc_plugins as rp
+from rpc_plugins.pairing import split_column0_logits
 from results import PartFile
 
 D = 128
@@ -70,7 +71,7 @@ def column0(objective, anchors, k):
         def loss():
             logits = torch.einsum("ad,akd->ak", net(x), targets) / 10.0
             logits = torch.cat([logits[:, :1], logits[:, 1:].masked_fill(drop, float("-inf"))], dim=1)
-            return rp.get_objective(objective)(*rp.split_column0_logits(logits))
+            return rp.get_objective(objective)(*split_column0_logits(logits))
         return net, loss
     return build
 

@@ -10,7 +10,9 @@ permutation, so that hyperparameter selection never sees the test images.
 """
 import os
 
-DEFAULT_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
+from rpc_datasets import FASHION_MNIST_DIR
+
+DEFAULT_FASHION_MNIST = FASHION_MNIST_DIR  # Debian's dataset-fashion-mnist
 FASHION_MNIST_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
                        "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
 

@@ -4,7 +4,7 @@ The protocol of Poole et al. (2019) / Song & Ermon (2020) as used by Tsai et al.
 x ~ N(0, I_d), y = rho x + sqrt(1 - rho^2) eps (cubic: y^3); the true MI steps 2, 4, 6, 8, 10 nats
 and one critic per estimator is trained straight through the levels (``rpc_plugins.mi.train_critic``),
 batch 128, Adam 1e-3, the same data stream for every estimator. Statistics over the last ``--tail``
-steps of each level. Two settings share this harness:
+steps of each level. Three settings share this harness:
 
 * ``--setting separable``: separable critic g(x)^T h(y) (2 x 256 hidden, 32-d embeddings).
 * ``--setting authors``: the authors' notebook, concat critic MLP([x, y]) 2d -> 512 -> 512 -> 1 on all

@@ -11,12 +11,11 @@ from one below it.
 >>> margin(rows, "RPC", "accuracy", "linear_few")
 'n/a'
 """
-import argparse
 import json
 import os
 
 from benchmarks.harness import plots, tables
-from benchmarks.harness.rows import cell, mean, mean_std, select
+from benchmarks.harness.rows import mean, mean_std, select
 from benchmarks.vision.objectives import BASELINES, SPECS
 
 TITLE = "# Vision evidence: RPC vs peers on Fashion-MNIST (frozen-feature linear probe and kNN)"

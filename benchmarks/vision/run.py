@@ -29,7 +29,6 @@ starts over); ``--render a.json [b.json ...]`` redraws results.md and vision.png
 (3000, True)
 """
 import argparse
-import json
 import os
 import platform
 import sys
