@@ -33,7 +33,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
-from rpc_plugins import OBJECTIVE_HYPERPARAMETERS, OBJECTIVES, get_objective, positive_only_loss
+from rpc_plugins import OBJECTIVE_HYPERPARAMETERS, OBJECTIVES, get_objective, objective_options, positive_only_loss
 from rpc_plugins.distributed import all_gather, all_reduce_sum, is_distributed
 from rpc_plugins.mi import rpc_ratio
 
@@ -56,7 +56,8 @@ class Wav2Vec2PretrainingLoss:
     Args:
         config: the model's config (``model.config``): temperature, diversity weight and codebook size.
         objective: any of ``rpc_plugins.OBJECTIVES`` (``rpc`` = Relative Predictive Coding).
-        alpha, beta, gamma: RPC's relative parameters (objective ``rpc``); clip: SMILE's clip.
+        alpha, beta, gamma: RPC's relative parameters (objective ``rpc``); clip: SMILE's clip. Unset: the
+            core's defaults (``rpc_plugins.OBJECTIVE_KNOBS``); knobs of other objectives are ignored.
         critic_scale: f = critic_scale * HF's logit (cos / kappa). Default: 1 (HF's logits) for every objective
             except ``rpc``, whose default is kappa (f = cosine, inside RPC's optimal-critic range
             [-alpha/gamma, 1/beta]; RPC is not scale invariant).
@@ -66,14 +67,11 @@ class Wav2Vec2PretrainingLoss:
 
     _warned_no_negatives = False
 
-    def __init__(self, config, objective: str = "rpc", *, alpha: float = 0.3, beta: float = 0.01, gamma: float = 0.1,
-                 clip: float = 5.0, critic_scale: Optional[float] = None, temperature: Optional[float] = None,
-                 diversity_loss_weight: Optional[float] = None):
+    def __init__(self, config, objective: str = "rpc", *, alpha: Optional[float] = None, beta: Optional[float] = None,
+                 gamma: Optional[float] = None, clip: Optional[float] = None, critic_scale: Optional[float] = None,
+                 temperature: Optional[float] = None, diversity_loss_weight: Optional[float] = None):
         if objective not in OBJECTIVES:
             raise ValueError(f"unknown objective {objective!r}; choose one of {sorted(OBJECTIVES)}")
-        for key, value in (("alpha", alpha), ("beta", beta), ("gamma", gamma)):
-            if not value >= 0:
-                raise ValueError(f"{key} must be >= 0, got {value}")
         self.objective = objective
         self.temperature = float(config.contrastive_logits_temperature if temperature is None else temperature)
         if not self.temperature > 0:
@@ -85,8 +83,11 @@ class Wav2Vec2PretrainingLoss:
         self.diversity_loss_weight = float(
             config.diversity_loss_weight if diversity_loss_weight is None else diversity_loss_weight)
         self.num_codevectors = config.num_codevectors_per_group * config.num_codevector_groups
-        given = dict(alpha=alpha, beta=beta, gamma=gamma, clip=clip)
-        self.hyper = {k: given[k] for k in OBJECTIVE_HYPERPARAMETERS[objective]}
+        # the objective's knobs over the core's defaults (rpc_plugins.OBJECTIVE_KNOBS); others' knobs are not used
+        given = {k: v for k, v in dict(alpha=alpha, beta=beta, gamma=gamma, clip=clip).items()
+                 if v is not None and k in OBJECTIVE_HYPERPARAMETERS[objective]}
+        self.hyper = objective_options(objective, given, temperature=self.temperature)
+        self.hyper = {k: v for k, v in self.hyper.items() if k in OBJECTIVE_HYPERPARAMETERS[objective]}
 
     def __repr__(self):
         hyper = "".join(f", {k}={v}" for k, v in self.hyper.items())

@@ -173,8 +173,8 @@ def main():
     parser.add_argument("--objective", default="rpc")
     parser.add_argument("--alpha", type=float, default=1.0,
                         help="RPC alpha; with alpha < 1 and a cosine critic RPC first raises every score together")
-    parser.add_argument("--beta", type=float, default=0.01)
-    parser.add_argument("--gamma", type=float, default=0.1)
+    parser.add_argument("--beta", type=float, default=None, help="RPC beta (default: rpc_plugins.OBJECTIVE_KNOBS)")
+    parser.add_argument("--gamma", type=float, default=None, help="RPC gamma (default: rpc_plugins.OBJECTIVE_KNOBS)")
     parser.add_argument("--critic-scale", type=float, default=None, help="default: 1 (HF's logits), rpc: f = cosine")
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--lr", type=float, default=1e-3)

@@ -73,7 +73,7 @@ def test_unknown_objective_and_bad_settings(forward):
     model = forward[0]
     with pytest.raises(ValueError, match="unknown objective"):
         loss_fn(model, objective="simclr")
-    with pytest.raises(ValueError, match="alpha must be >= 0"):
+    with pytest.raises(ValueError, match="alpha must be finite and >= 0"):
         loss_fn(model, alpha=-1.0)
     with pytest.raises(ValueError, match="critic_scale must be > 0"):
         loss_fn(model, critic_scale=0.0)
