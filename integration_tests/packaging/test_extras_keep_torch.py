@@ -15,7 +15,7 @@ import torch
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # extra -> the import that tells this environment is that host's era
-HOST_EXTRAS = {"lightly": "lightly", "solo": "solo", "fairseq": "fairseq"}
+HOST_EXTRAS = {"lightly": "lightly", "solo": "solo", "fairseq": "fairseq", "transformers": "transformers"}
 LEGACY = {"solo": "solo-legacy", "fairseq": "fairseq-legacy"}  # what the 2021-22 eras install
 
 
