@@ -301,6 +301,15 @@ def save(rows, curves, args, elapsed, tuned=None):
                    tuned or {})
 
 
+
+def probe_cells(rows):
+    """'mean ± std' (sample std, over seeds) of the phone and speaker probe accuracies of ``rows``."""
+    cells = []
+    for key in ("phone_acc", "speaker_acc"):
+        vals = np.array([r[key] for r in rows])
+        cells.append(f"{vals.mean():.3f}" + (f" ± {vals.std(ddof=1):.3f}" if len(vals) > 1 else ""))
+    return cells
+
 def write_markdown(rows, args, elapsed, has_png, path, majority, tuned):
     import platform
 
@@ -330,10 +339,7 @@ def write_markdown(rows, args, elapsed, has_png, path, majority, tuned):
         sel = [r for r in rows if r["method"] == name]
         if not sel:
             continue
-        cells = []
-        for key in ("phone_acc", "speaker_acc"):
-            vals = np.array([r[key] for r in sel])
-            cells.append(f"{vals.mean():.3f}" + (f" ± {vals.std(ddof=1):.3f}" if len(vals) > 1 else ""))
+        cells = probe_cells(sel)
         label = {"rpc": "rpc alpha=0.3 (beta=0.01 gamma=0.1, critic_scale=0.05)",
                  "rpc_a1": "rpc alpha=1.0 (beta=0.01 gamma=0.1, critic_scale=0.05)",
                  "infonce": "wav2vec infonce=true (CPC / InfoNCE)", "binary": "wav2vec infonce=false (binary)",

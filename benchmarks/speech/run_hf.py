@@ -159,10 +159,7 @@ def save(rows, tuned, args, elapsed, records):
         sel = [r for r in rows if r["method"] == name]
         if not sel:
             continue
-        cells = []
-        for key in ("phone_acc", "speaker_acc"):
-            vals = np.array([r[key] for r in sel])
-            cells.append(f"{vals.mean():.3f}" + (f" ± {vals.std(ddof=1):.3f}" if len(vals) > 1 else ""))
+        cells = fairseq_rows.probe_cells(sel)
         label = LABELS.get(name)
         if name.endswith("_tuned"):
             selected = ", ".join(f"{k}={v}" for k, v in sorted(tuned[name[:-6]]["selected"].items()))
