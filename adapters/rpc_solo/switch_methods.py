@@ -15,7 +15,7 @@ before any data is read, naming ``loss`` and listing the methods that take it.
 'solo.methods.mocov3'
 """
 import sys
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 import omegaconf
 import torch
@@ -46,53 +46,48 @@ def _switch_cfg(solo_cls, method: str):
 
 
 class _Switch:
-    """Mixin: ``self.loss_switch`` (None without ``loss``) and logging under the objective's name."""
+    """Mixin over one of solo's classes (the last base): with no ``loss`` every call is solo's; with ``loss`` the
+    subclass's ``_switched_step`` runs instead of solo's ``training_step``. ``class X(_Switch, Solo, method=...)``."""
 
     METHOD = ""
 
-    def _init_switch(self, cfg: omegaconf.DictConfig) -> None:
+    def __init_subclass__(cls, method: Optional[str] = None, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if method is not None:  # a switchable solo method; subclasses of it (method rpc) set their own
+            cls.METHOD = method
+            cls.add_and_assert_specific_cfg = _switch_cfg(cls.__bases__[-1], method)
+
+    def __init__(self, cfg: omegaconf.DictConfig):
+        super().__init__(cfg)  # type: ignore[call-arg]  (solo's method class)
         self.loss_switch = LossSwitch.from_cfg(cfg, self.METHOD)
+
+    def training_step(self, batch: Sequence[Any], batch_idx: int) -> torch.Tensor:
+        if self.loss_switch is None:
+            return super().training_step(batch, batch_idx)  # type: ignore[misc]
+        return self._switched_step(batch, batch_idx)
+
+    def _switched_step(self, batch: Sequence[Any], batch_idx: int) -> torch.Tensor:
+        raise NotImplementedError
 
     def _log_loss(self, loss: torch.Tensor, **extra) -> None:
         self.log_dict({self.loss_switch.metric: loss, **extra}, on_epoch=True, sync_dist=True)
 
 
-class SimCLR(_Switch, SoloSimCLR):
+class SimCLR(_Switch, SoloSimCLR, method="simclr"):
     """solo's SimCLR; ``loss`` replaces ``simclr_loss_func`` (multi-crop: every crop of an image is a positive)."""
 
-    METHOD = "simclr"
-    add_and_assert_specific_cfg = _switch_cfg(SoloSimCLR, "simclr")
-
-    def __init__(self, cfg: omegaconf.DictConfig):
-        super().__init__(cfg)
-        self._init_switch(cfg)
-
-    def _ids(self, batch: Sequence[Any]) -> torch.Tensor:
-        return batch[0]  # image indexes: the crops of one image are positives
-
-    def training_step(self, batch: Sequence[Any], batch_idx: int) -> torch.Tensor:
-        if self.loss_switch is None:
-            return super().training_step(batch, batch_idx)
+    def _switched_step(self, batch: Sequence[Any], batch_idx: int) -> torch.Tensor:
         out = BaseMethod.training_step(self, batch, batch_idx)
-        ids = self._ids(batch).repeat(self.num_large_crops + self.num_small_crops)
+        ids = batch[0].repeat(self.num_large_crops + self.num_small_crops)  # image indexes: an image's crops are positives
         loss = self.loss_switch(*simclr_pairs(torch.cat(out["z"]), ids, self.loss_switch.normalize))
         self._log_loss(loss)
         return loss + out["loss"]
 
 
-class SupCon(_Switch, SoloSupCon):
+class SupCon(_Switch, SoloSupCon, method="supcon"):
     """solo's SupCon; ``loss`` replaces ``simclr_loss_func`` with the labels as positives."""
 
-    METHOD = "supcon"
-    add_and_assert_specific_cfg = _switch_cfg(SoloSupCon, "supcon")
-
-    def __init__(self, cfg: omegaconf.DictConfig):
-        super().__init__(cfg)
-        self._init_switch(cfg)
-
-    def training_step(self, batch: Sequence[Any], batch_idx: int) -> torch.Tensor:
-        if self.loss_switch is None:
-            return super().training_step(batch, batch_idx)
+    def _switched_step(self, batch: Sequence[Any], batch_idx: int) -> torch.Tensor:
         out = BaseMethod.training_step(self, batch, batch_idx)
         targets = batch[-1].repeat(self.num_large_crops + self.num_small_crops)
         loss = self.loss_switch(*simclr_pairs(torch.cat(out["z"]), targets, self.loss_switch.normalize))
@@ -100,19 +95,10 @@ class SupCon(_Switch, SoloSupCon):
         return loss + out["loss"]
 
 
-class MoCoV2Plus(_Switch, SoloMoCoV2Plus):
+class MoCoV2Plus(_Switch, SoloMoCoV2Plus, method="mocov2plus"):
     """solo's MoCo V2+; ``loss`` replaces ``mocov2plus_loss_func`` (negatives: the queue), symmetric as solo's."""
 
-    METHOD = "mocov2plus"
-    add_and_assert_specific_cfg = _switch_cfg(SoloMoCoV2Plus, "mocov2plus")
-
-    def __init__(self, cfg: omegaconf.DictConfig):
-        super().__init__(cfg)
-        self._init_switch(cfg)
-
-    def training_step(self, batch: Sequence[Any], batch_idx: int) -> torch.Tensor:
-        if self.loss_switch is None:
-            return super().training_step(batch, batch_idx)
+    def _switched_step(self, batch: Sequence[Any], batch_idx: int) -> torch.Tensor:
         out = BaseMomentumMethod.training_step(self, batch, batch_idx)
         (q1, q2), (k1, k2) = out["z"], out["momentum_z"]
         queue = self.queue.clone().detach()
@@ -122,19 +108,10 @@ class MoCoV2Plus(_Switch, SoloMoCoV2Plus):
         return loss + out["loss"]
 
 
-class MoCoV3(_Switch, SoloMoCoV3):
+class MoCoV3(_Switch, SoloMoCoV3, method="mocov3"):
     """solo's MoCo V3; ``loss`` replaces ``mocov3_loss_func`` (keys of all ranks, no gradient), with its 2T scale."""
 
-    METHOD = "mocov3"
-    add_and_assert_specific_cfg = _switch_cfg(SoloMoCoV3, "mocov3")
-
-    def __init__(self, cfg: omegaconf.DictConfig):
-        super().__init__(cfg)
-        self._init_switch(cfg)
-
-    def training_step(self, batch: Sequence[Any], batch_idx: int) -> torch.Tensor:
-        if self.loss_switch is None:
-            return super().training_step(batch, batch_idx)
+    def _switched_step(self, batch: Sequence[Any], batch_idx: int) -> torch.Tensor:
         out = BaseMomentumMethod.training_step(self, batch, batch_idx)
         (q1, q2), (k1, k2) = out["q"], out["momentum_k"]
         # mocov3_loss_func multiplies its cross-entropy by 2T; kept for every objective so the yaml's lr keeps its scale
@@ -145,19 +122,10 @@ class MoCoV3(_Switch, SoloMoCoV3):
         return loss + out["loss"]
 
 
-class NNCLR(_Switch, SoloNNCLR):
+class NNCLR(_Switch, SoloNNCLR, method="nnclr"):
     """solo's NNCLR; ``loss`` replaces ``nnclr_loss_func`` (nearest neighbour vs predictions of all ranks)."""
 
-    METHOD = "nnclr"
-    add_and_assert_specific_cfg = _switch_cfg(SoloNNCLR, "nnclr")
-
-    def __init__(self, cfg: omegaconf.DictConfig):
-        super().__init__(cfg)
-        self._init_switch(cfg)
-
-    def training_step(self, batch: Sequence[Any], batch_idx: int) -> torch.Tensor:
-        if self.loss_switch is None:
-            return super().training_step(batch, batch_idx)
+    def _switched_step(self, batch: Sequence[Any], batch_idx: int) -> torch.Tensor:
         targets = batch[-1]
         out = BaseMethod.training_step(self, batch, batch_idx)
         (z1, z2), (p1, p2) = out["z"], out["p"]
