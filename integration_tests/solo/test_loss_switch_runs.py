@@ -161,8 +161,12 @@ def test_simclr_multicrop_infonce_equals_solo_and_every_objective_trains(digits_
         m.setitem(METHODS, "simclr", METHODS["simclr"].__bases__[-1])
         solo_state, _ = train(tmp_path, digits_folder, "solo", "simclr", monkeypatch, **crops)
     infonce_state, _ = train(tmp_path, digits_folder, "infonce", "simclr", monkeypatch, "+loss=infonce", **crops)
-    for key, value in solo_state.items():
-        torch.testing.assert_close(infonce_state[key], value, rtol=1e-4, atol=1e-5)
+    # same math (float64 equality in test_loss_switch_equality); the trajectories differ by float32 rounding only,
+    # so the gap is measured in units of how far training moved the weights, as for the five yamls above
+    # (measured: 4e-6 at 1 thread, 8e-6 at 2; a fresh CI machine drifted 1.3e-5 in absolute terms on 3 weights)
+    start = initial_state(digits_folder, "simclr", scheduler="scheduler.name=none", **crops)
+    gap = relative_gap(infonce_state, solo_state, solo_state, start)
+    assert gap < 1e-3, gap
     for loss in sorted(rpc_plugins.OBJECTIVES):
         _, metrics = train(tmp_path, digits_folder, f"rpc_{loss}", "simclr", monkeypatch, "method=rpc",
                            f"+loss={loss}", train_batches="+limit_train_batches=1", **crops)
