@@ -35,6 +35,7 @@ from torch import Tensor
 
 from rpc_plugins import OBJECTIVE_HYPERPARAMETERS, OBJECTIVES, get_objective, objective_options, positive_only_loss
 from rpc_plugins.distributed import all_gather, all_reduce_sum, is_distributed
+from rpc_plugins.knobs import score_options
 from rpc_plugins.mi import rpc_ratio
 
 from .scores import ContrastiveScores, check_inputs, contrastive_scores
@@ -86,8 +87,7 @@ class Wav2Vec2PretrainingLoss:
         # the objective's knobs over the core's defaults (rpc_plugins.OBJECTIVE_KNOBS); others' knobs are not used
         given = {k: v for k, v in dict(alpha=alpha, beta=beta, gamma=gamma, clip=clip).items()
                  if v is not None and k in OBJECTIVE_HYPERPARAMETERS[objective]}
-        self.hyper = objective_options(objective, given, temperature=self.temperature)
-        self.hyper = {k: v for k, v in self.hyper.items() if k in OBJECTIVE_HYPERPARAMETERS[objective]}
+        self.hyper = score_options(objective, objective_options(objective, given, temperature=self.temperature))
 
     def __repr__(self):
         hyper = "".join(f", {k}={v}" for k, v in self.hyper.items())
@@ -100,7 +100,8 @@ class Wav2Vec2PretrainingLoss:
         perplexity = _field(outputs, "codevector_perplexity")
         check_inputs(c, q, mask_time_indices, sampled_negative_indices)
         local_masked = mask_time_indices.bool().sum()
-        num_masked = int(all_reduce_sum(local_masked.detach().clone())) if is_distributed() else int(local_masked)
+        local_count = int(local_masked)  # read once: the count, the edge case and the diversity loss use it
+        num_masked = int(all_reduce_sum(local_masked.detach().clone())) if is_distributed() else local_count
         if num_masked == 0:
             raise ValueError("mask_time_indices masks no frame: there is nothing to predict (HF's diversity loss "
                              "divides by the masked-frame count and is NaN there); mask at least one frame")
@@ -113,14 +114,14 @@ class Wav2Vec2PretrainingLoss:
             contrastive = get_objective(self.objective)(pos, neg, valid, **self.hyper) * pos.shape[0]
         else:
             contrastive = self._positives_only(pos)
-        diversity = self._diversity(perplexity, local_masked)
+        diversity = self._diversity(perplexity, local_count)
         loss = contrastive + self.diversity_loss_weight * diversity
         logs = self._logs(scores, contrastive, diversity, perplexity)
         return PretrainingLossOutput(loss, contrastive, diversity, num_masked, logs)
 
-    def _diversity(self, perplexity: Tensor, local_masked: Tensor) -> Tensor:
+    def _diversity(self, perplexity: Tensor, local_masked: int) -> Tensor:
         """HF's L_d = (G V - perplexity) / (G V) * masked frames; summed over ranks under torch.distributed."""
-        if int(local_masked) == 0:  # a rank without masked frames (HF's perplexity is 0/0 there) adds nothing
+        if local_masked == 0:  # a rank without masked frames (HF's perplexity is 0/0 there) adds nothing
             local = perplexity.float().nan_to_num(0.0) * 0.0
         else:
             local = ((self.num_codevectors - perplexity) / self.num_codevectors) * local_masked
