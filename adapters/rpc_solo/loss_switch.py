@@ -82,7 +82,8 @@ class LossSwitch:
         except (ValueError, TypeError) as e:
             raise ValueError(f"loss_kwargs for loss={name!r} (method {method}, method_kwargs.temperature="
                              f"{temperature}): {e}") from None
-        unknown = sorted(set(kwargs) - set(core.hyperparameters) - set(rpc_plugins.OBJECTIVE_HYPERPARAMETERS[name]))
+        # the core accepted them, but as its own arguments (e.g. normalize, distributed_mode), not the objective's
+        unknown = sorted(set(kwargs) - set(core.hyperparameters))
         if unknown:
             raise ValueError(f"loss_kwargs.{unknown[0]} is not an option of loss={name!r} for method {method}; "
                              f"its options: {sorted(set(core.hyperparameters) | set(CRITIC_OPTIONS.get(method, ())))}")
