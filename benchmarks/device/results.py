@@ -11,17 +11,9 @@ ended ("ok", "running" while it runs, set by ``run.py`` to "cut off" / "failed" 
 ('ok', [{'n': 1}])
 """
 import json
-import os
 import time
 
-
-def write_json(path, data):
-    """Write ``data`` to ``path`` through a temporary file in the same folder (no half-written file)."""
-    folder, name = os.path.split(os.path.abspath(path))
-    tmp = os.path.join(folder, f".{name}.tmp")
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=1)
-    os.replace(tmp, path)
+from benchmarks.harness.rows import write_json  # the checkout's root is on sys.path (run.py, common.py)
 
 
 def load(path):

@@ -86,9 +86,14 @@ class ResultsFile:
         self.save(wall)
 
     def save(self, wall):
-        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        tmp = self.path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(dict(args=self.args, results=self.rows, wall=self.wall_before + wall, **self.extra), f,
-                      indent=1, default=str)
-        os.replace(tmp, self.path)  # a run killed mid-write leaves the previous file intact
+        write_json(self.path, dict(args=self.args, results=self.rows, wall=self.wall_before + wall, **self.extra))
+
+
+def write_json(path, data):
+    """Write ``data`` to ``path`` through a temporary file beside it and a rename, so a run killed mid-write
+    leaves the previous file intact (the results files the benchmarks rewrite as rows arrive)."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=1, default=str)
+    os.replace(tmp, path)

@@ -15,7 +15,7 @@ import json
 import os
 
 from benchmarks.harness import plots, tables
-from benchmarks.harness.rows import mean, mean_std, select
+from benchmarks.harness.rows import mean, mean_std, select, write_json
 from benchmarks.vision.objectives import BASELINES, SPECS
 
 TITLE = "# Vision evidence: RPC vs peers on Fashion-MNIST (frozen-feature linear probe and kNN)"
@@ -256,9 +256,6 @@ def render(paths, out):
             if k not in ("args", "results", "wall", "commands"):
                 extra[k] = _merge(extra.get(k), v)
     extra["commands"] = list(dict.fromkeys(commands))
-    os.makedirs(out, exist_ok=True)
-    merged = os.path.join(out, "results.json")
-    with open(merged + ".tmp", "w") as f:
-        json.dump(dict(args=saved["args"], results=rows, wall=wall, **extra), f, indent=1, default=str)
-    os.replace(merged + ".tmp", merged)  # after reading every input: ``out`` may hold one of them
+    # after reading every input: ``out`` may hold one of them
+    write_json(os.path.join(out, "results.json"), dict(args=saved["args"], results=rows, wall=wall, **extra))
     write(rows, saved["args"], out, wall, extra)

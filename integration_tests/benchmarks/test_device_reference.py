@@ -86,7 +86,7 @@ def test_a_part_ended_at_its_limit_keeps_its_rows(tmp_path):
     """A child that wrote rows and then hangs is ended at its limit, with the process it started (a worker
     pool would hold the GPU); its file says so and keeps the rows."""
     path, log, pid_file = str(tmp_path / "x.json"), str(tmp_path / "x.log"), tmp_path / "worker.pid"
-    child = (f"import subprocess, sys, time; sys.path.insert(0, {os.path.join(ROOT, 'benchmarks', 'device')!r}); "
+    child = (f"import subprocess, sys, time; sys.path[:0] = [{os.path.join(ROOT, 'benchmarks', 'device')!r}, {ROOT!r}]; "
              "w = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)']); "
              f"open({str(pid_file)!r}, 'w').write(str(w.pid)); "
              f"from results import PartFile; p = PartFile({path!r}, 'x', 'test', True); p.add(dict(n=1)); "
