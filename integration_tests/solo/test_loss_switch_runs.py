@@ -12,6 +12,7 @@ RPC: Tsai et al., ICLR 2021, arXiv 2103.11275.
 """
 import math
 import os
+import shutil
 
 import pytest
 
@@ -77,6 +78,7 @@ def train(tmp_path, data, name, method, monkeypatch, *extra, **changes):
     main_pretrain_in_process(cwd, overrides, monkeypatch, config_name=f"{method}.yaml")
     (ckpt,) = checkpoints(cwd / "ckpt")
     state = torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"]
+    shutil.rmtree(cwd / "ckpt")  # ~100-200 MB each (momentum encoder, optimizer state, queue); 20+ runs in this file
     return state, logged_metrics(cwd)[0]
 
 
