@@ -8,7 +8,9 @@ One sign convention: every entry point returns a loss to minimise. For RPC that 
 
 * ``RPCLoss()(out0, out1)``: two views' embeddings (SimCLR's 2N layout, fused linear-time path);
 * ``rpc_loss(pos, neg, neg_mask)``: critic scores, like every objective in ``OBJECTIVES``;
-* ``rpc_loss_from_moments(ScoreMoments(...))``: the six score moments RPC depends on.
+* ``rpc_loss_from_moments(ScoreMoments(...))``: the six score moments RPC depends on, filled from
+  scores by ``ScoreMoments.from_scores`` and from embeddings (every layout and reduction, dense or
+  linear-time) by ``embedding_moments``.
 
 Each objective's knobs and their defaults are declared once, in ``OBJECTIVE_KNOBS``; the paper's
 presets come from ``RPCLoss.from_paper``.
@@ -36,6 +38,7 @@ from .objectives import (
     smile_loss,
 )
 from .objectives.no_negatives import positive_only_loss
+from .two_view_moments import embedding_moments
 
 __version__ = "0.1.0"
 
@@ -45,6 +48,7 @@ __all__ = [
     "rpc_loss",
     "ScoreMoments",
     "rpc_loss_from_moments",
+    "embedding_moments",
     "OBJECTIVES",
     "OBJECTIVE_HYPERPARAMETERS",
     "OBJECTIVE_KNOBS",

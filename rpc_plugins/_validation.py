@@ -145,12 +145,18 @@ def check_embeddings(out0: Tensor, out1: Tensor, negatives: Optional[Tensor] = N
     check_values(check_finite, {"out0": out0, "out1": out1, "negatives": negatives})
 
 
-def check_scores(pos: Tensor, neg: Tensor, neg_mask: Optional[Tensor]) -> None:
-    """Validate per-anchor scores: ``pos (A,)``, ``neg (A, K)``, ``neg_mask (A, K)`` bool or None."""
+def check_scores(pos: Tensor, neg: Tensor, neg_mask: Optional[Tensor], pos_mask: Optional[Tensor] = None,
+                 check_finite="auto") -> None:
+    """Validate per-anchor scores: ``pos (A,)`` (or ``(A, P)`` with ``pos_mask (A, P)`` bool), ``neg (A, K)``,
+    ``neg_mask (A, K)`` bool or None; NaN/Inf values under the ``check_finite`` policy."""
     check_floating("pos", pos)
     check_floating("neg", neg)
-    if pos.dim() != 1:
+    if pos_mask is None and pos.dim() != 1:
         raise ValueError(f"pos must be 1-D (anchors,), got shape {tuple(pos.shape)}")
+    if pos_mask is not None:
+        if pos.dim() != 2:
+            raise ValueError(f"pos must be 2-D (anchors, positives) with pos_mask, got shape {tuple(pos.shape)}")
+        _check_mask("pos_mask", pos_mask, pos, "pos")
     if neg.dim() != 2 or neg.shape[0] != pos.shape[0]:
         raise ValueError(
             f"neg must be 2-D (anchors, negatives) with {pos.shape[0]} rows to match pos, got {tuple(neg.shape)}"
@@ -158,13 +164,17 @@ def check_scores(pos: Tensor, neg: Tensor, neg_mask: Optional[Tensor]) -> None:
     if pos.shape[0] == 0:
         raise ValueError("pos is empty: need at least one anchor")
     if neg_mask is not None:
-        if neg_mask.dtype != torch.bool:
-            raise ValueError(f"neg_mask must be a bool tensor, got {neg_mask.dtype}")
-        if neg_mask.shape != neg.shape:
-            raise ValueError(f"neg_mask shape {tuple(neg_mask.shape)} must equal neg shape {tuple(neg.shape)}")
-    if finite_check_mode("auto", pos.device) == "sync":  # CPU: free; accelerators: never wait for the device
+        _check_mask("neg_mask", neg_mask, neg, "neg")
+    if finite_check_mode(check_finite, pos.device) == "sync":  # "auto": CPU only, never wait for a device
         check_no_nan("pos", pos)
         check_no_nan("neg", neg, allow_neg_inf=True)
+
+
+def _check_mask(name: str, mask: Tensor, values: Tensor, values_name: str) -> None:
+    if mask.dtype != torch.bool:
+        raise ValueError(f"{name} must be a bool tensor, got {mask.dtype}")
+    if mask.shape != values.shape:
+        raise ValueError(f"{name} shape {tuple(mask.shape)} must equal {values_name} shape {tuple(values.shape)}")
 
 
 def too_few_negatives(where: str) -> ValueError:

@@ -23,6 +23,12 @@ dL/da_i = (dL/du_i - u_i <u_i, dL/du_i>) / |a_i| (``F.normalize``'s, eps clamp i
 Between forward and backward only the inputs and three N-vectors (norms, <u_i, v_i>, |u_i|^2)
 are kept. Nothing reads a tensor's value on the host: no device synchronisation.
 
+Fast paths are chosen here and nowhere else: ``choose_method`` decides dense score matrix vs these
+statistics (by multiply-add count; always the statistics for all-reduced moments), and
+``_implementation`` decides how the statistics run: the simple formulation (one set of rows,
+fp16/bf16, torch.compile, accelerators), the eager CPU chunks, or those chunks in the opt-in C++
+kernel (``cpu_kernel``).
+
 >>> import torch
 >>> s = view_statistics(torch.eye(2), torch.eye(2), normalize=False)
 >>> s.total.tolist(), float(s.pos_sum), float(s.self_sq)
@@ -86,6 +92,29 @@ def _fast_rows(a: Tensor, b: Optional[Tensor]) -> int:
         return 0
     itemsize = torch.finfo(a.dtype).bits // 8
     return max(64, _FAST_CHUNK_BYTES // (2 * (a.shape[1] + 1) * itemsize))
+
+
+METHODS = ("auto", "dense", "gram")
+
+
+def choose_method(method: str, n_anchor: int, n_candidate: int, dim: int, reduction: str = "local") -> str:
+    """The one place the embedding fillers choose their path: "dense" (score matrix) or "gram" (fused statistics).
+
+    ``n_candidate`` counts every score column of an anchor (in-batch candidates of every rank, plus extra
+    negatives). "auto" takes the path with fewer multiply-adds: dense costs A*C*D, gram (A + C)*D^2.
+    The "all_reduce" reduction always takes gram: its promise is that no embedding crosses ranks.
+    How the gram path then runs (simple, eager chunks, C++ kernel) is ``_implementation``'s choice.
+
+    >>> choose_method("auto", 512, 512, 128), choose_method("auto", 16, 16, 128)
+    ('gram', 'dense')
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be 'auto', 'dense' or 'gram', got {method!r}")
+    if reduction == "all_reduce":
+        return "gram"
+    if method != "auto":
+        return method
+    return "gram" if (n_anchor + n_candidate) * dim < n_anchor * n_candidate else "dense"
 
 
 def _implementation(a: Tensor, b: Optional[Tensor]):

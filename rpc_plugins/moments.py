@@ -19,6 +19,8 @@ from ._dtypes import upcast
 from ._validation import check_nonnegative, check_scores, too_few_negatives
 from .knobs import RPC_DEFAULTS
 
+_EXACT = torch.float64
+
 
 # A count: a Python number where it comes from shapes, a tensor where it was counted or all-reduced.
 Count = Union[Tensor, float]
@@ -26,6 +28,9 @@ Count = Union[Tensor, float]
 
 class ScoreMoments(NamedTuple):
     """Sums, sums of squares and counts of positive and negative critic scores (0-d tensors).
+
+    Filled from scores by ``from_scores`` (the dense filler) and from embeddings by
+    ``rpc_plugins.embedding_moments`` (every layout and reduction, dense or linear-time).
 
     >>> m = ScoreMoments.from_scores(torch.tensor([1.0, 2.0]), torch.tensor([[0.0, 1.0], [3.0, 0.5]]))
     >>> float(m.pos_sum), float(m.neg_sq_sum), float(m.neg_count)
@@ -43,24 +48,44 @@ class ScoreMoments(NamedTuple):
         return ScoreMoments._make(a + b for a, b in zip(self, other))
 
     @classmethod
-    def from_scores(cls, pos: Tensor, neg: Tensor, neg_mask: Optional[Tensor] = None) -> "ScoreMoments":
-        """Dense filler: moments of ``pos (A,)`` and of the valid entries of ``neg (A, K)``.
+    def from_scores(cls, pos: Tensor, neg: Tensor, neg_mask: Optional[Tensor] = None,
+                    pos_mask: Optional[Tensor] = None, *, check_finite="auto") -> "ScoreMoments":
+        """Dense filler: moments of the positive scores and of the valid entries of ``neg (A, K)``.
 
-        A negative is valid where ``neg_mask`` is True (all, if None) and ``neg`` is not -inf.
+        ``pos (A,)`` holds one positive per anchor; with ``pos_mask (A, P)`` bool, ``pos (A, P)`` holds
+        several and only the masked entries are positives (E_P pools them, counted by the mask: the
+        multi-positive layout, with no boolean indexing). A negative is valid where ``neg_mask`` is True
+        (all, if None) and ``neg`` is not -inf. An empty ``neg (A, 0)`` gives the Python count 0, so that
+        ``rpc_loss_from_moments`` takes the empty-set rule without reading a device tensor.
+        ``check_finite``: the NaN/Inf policy for the scores (``_validation.finite_check_mode``).
+
+        Sums are float64: each row is summed in the scores' (accumulation) dtype, the rows in float64.
+
+        >>> m = ScoreMoments.from_scores(torch.tensor([[1.0, 5.0]]), torch.zeros(1, 0),
+        ...                              pos_mask=torch.tensor([[True, False]]))
+        >>> float(m.pos_sum), float(m.pos_count), m.neg_count
+        (1.0, 1.0, 0)
         """
-        check_scores(pos, neg, neg_mask)
+        check_scores(pos, neg, neg_mask, pos_mask, check_finite)
         pos, neg = upcast(pos), upcast(neg)
+        pos_count: Count = float(pos.numel())
+        if pos_mask is not None:
+            pos = torch.where(pos_mask, pos, torch.zeros_like(pos))
+            pos_count = pos_mask.sum().to(_EXACT)
         valid = valid_negatives(neg, neg_mask)
         # where() (not multiplication) so that -inf entries give 0 and a zero gradient, never NaN.
         neg_valid = torch.where(valid, neg, torch.zeros_like(neg))
-        return cls(
-            pos_sum=pos.sum(),
-            pos_sq_sum=(pos * pos).sum(),
-            pos_count=float(pos.numel()),
-            neg_sum=neg_valid.sum(),
-            neg_sq_sum=(neg_valid * neg_valid).sum(),
-            neg_count=valid.sum().to(neg.dtype),
-        )
+        neg_count: Count = valid.sum().to(_EXACT) if neg.shape[1] else 0
+        (pos_sum, pos_sq_sum), (neg_sum, neg_sq_sum) = _sums(pos), _sums(neg_valid)
+        return cls(pos_sum, pos_sq_sum, pos_count, neg_sum, neg_sq_sum, neg_count)
+
+
+def _sums(scores: Tensor):
+    """(sum, sum of squares) in float64; the rows of a 2-D tensor are summed in its dtype first (short sums)."""
+    if scores.dim() == 1:
+        scores = scores.to(_EXACT)
+        return scores.sum(), (scores * scores).sum()
+    return scores.sum(1).to(_EXACT).sum(), (scores * scores).sum(1).to(_EXACT).sum()
 
 
 def valid_negatives(neg: Tensor, neg_mask: Optional[Tensor]) -> Tensor:

@@ -13,7 +13,8 @@ SimCLR with more than two crops, and SupCon, score every anchor ``a`` against ev
   ``rpc_plugins.ContrastiveLoss``'s pooling (2N positive pairs, 2N * 2(N - 1) negative pairs).
 
 The pooled objectives are the score-level ones of ``rpc_plugins.get_objective`` (their E_Q pools every valid
-negative of every row), fed the P positive pairs as anchors and the M negative pairs laid out over P rows.
+negative of every row), fed the P positive pairs as anchors and the M negative pairs laid out over P rows; RPC
+reads its moments straight from the masks (``ScoreMoments.from_scores`` with ``pos_mask``).
 
 >>> import torch
 >>> scores = torch.tensor([[0.0, 2.0, 1.0], [2.0, 0.0, 1.0]])
@@ -28,7 +29,7 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from . import NoNegativesWarning, get_objective, positive_only_loss  # the package's public names
+from . import NoNegativesWarning, ScoreMoments, get_objective, positive_only_loss, rpc_loss_from_moments  # public names
 
 
 def _check(scores: Tensor, pos_mask: Tensor, neg_mask: Tensor, neg_scores: Optional[Tensor]) -> None:
@@ -103,10 +104,15 @@ def multi_positive_loss(objective: str, scores: Tensor, pos_mask: Tensor, neg_ma
         if neg_scores is not scores:
             raise ValueError("infonce scores positives and negatives together: neg_scores must not be given")
         return multi_positive_infonce(scores, pos_mask, neg_mask)
-    pos = scores[pos_mask]
-    if scores.device.type == "cpu" and not bool(neg_mask.any()):  # one image, one rank: no negative pair at all
+    no_negatives = scores.device.type == "cpu" and not bool(neg_mask.any())  # one image, one rank
+    if no_negatives:
         warnings.warn(f"multi_positive_loss({objective!r}): no negative pair in this batch; the negative terms "
                       "are taken as 0", NoNegativesWarning)
+    if objective == "rpc":  # moments straight from the masks: no boolean indexing, no host synchronisation
+        moments = ScoreMoments.from_scores(scores, neg_scores, neg_mask, pos_mask=pos_mask, check_finite=False)
+        return rpc_loss_from_moments(moments, **hyperparameters).to(scores.dtype)
+    pos = scores[pos_mask]
+    if no_negatives:
         return positive_only_loss(objective, pos, **hyperparameters)
     neg, valid = _rows(neg_scores[neg_mask], pos.shape[0])
     return fn(pos, neg, valid, **hyperparameters)

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from . import distributed
 from ._dtypes import upcast
 from ._validation import check_floating
 
@@ -70,6 +71,19 @@ def two_view_pairs(z0: Tensor, z1: Tensor, all_z0: Optional[Tensor] = None, all_
         self_index=torch.cat([local, local + total]),
         partner_index=torch.cat([local + total, local]),
     )
+
+
+def two_view_pairs_across_ranks(z0: Tensor, z1: Tensor) -> TwoViewPairs:
+    """Local views against the candidates of every rank (all-gathered, differentiable; equal batch sizes),
+    or against the local ones without torch.distributed.
+
+    >>> two_view_pairs_across_ranks(torch.zeros(3, 2), torch.ones(3, 2)).candidates.shape
+    torch.Size([6, 2])
+    """
+    if distributed.is_distributed():
+        offset = distributed.rank() * z0.shape[0]
+        return two_view_pairs(z0, z1, distributed.all_gather(z0), distributed.all_gather(z1), offset)
+    return two_view_pairs(z0, z1)
 
 
 def two_view_scores(pairs: TwoViewPairs, temperature: float, negatives: Optional[Tensor] = None,

@@ -25,9 +25,23 @@ def loss_functions():
     cases["rpc-moments"] = lambda g: rp.RPCLoss(gather_distributed=g, distributed_mode="moments", temperature=0.5)
     cases["rpc-moments-unnormalised"] = lambda g: rp.RPCLoss(gather_distributed=g, distributed_mode="moments",
                                                             normalize=False, temperature=4.0)
+    cases["rpc-moments-queue"] = QueueRPC
     for name in ("infonce", "mio", "js", "nwj"):
         cases[name] = lambda g, o=name: rp.ContrastiveLoss(o, gather_distributed=g)
     return cases
+
+
+class QueueRPC:
+    """RPC in the queue layout (anchors out0, negatives the bank only), all-reduced across ranks when ``g``:
+    every rank shares the bank, so the global moments are one process's on the concatenated batch."""
+
+    def __init__(self, g):
+        self.reduction = "all_reduce" if g else "local"
+
+    def __call__(self, out0, out1, negatives=None):
+        bank = negatives if negatives is not None else torch.ones(2, out0.shape[1], dtype=out0.dtype)
+        moments = rp.embedding_moments(out0, out1, 0.5, True, bank, in_batch=False, reduction=self.reduction)
+        return rp.rpc_loss_from_moments(moments)
 
 
 def case_key(name, extra, n_per_rank):

@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rpc_plugins as rp
+from rpc_plugins.fused_statistics import choose_method
 from rpc_plugins.pairing import prepare_views, two_view_pairs, two_view_scores
-from rpc_plugins.two_view_moments import two_view_moments
 
 FP32_RTOL = 2e-5
 
@@ -28,9 +28,7 @@ def masked_dense_moments(out0, out1, temperature, normalize, negatives=None):
 
 
 def gram_moments(out0, out1, temperature, normalize, negatives=None):
-    z0, z1 = prepare_views(out0, out1, normalize)
-    q = None if negatives is None else (torch.nn.functional.normalize(negatives, dim=1) if normalize else negatives)
-    return two_view_moments(two_view_pairs(z0, z1), temperature, q, method="gram")
+    return rp.embedding_moments(out0, out1, temperature, normalize, negatives, method="gram")
 
 
 @settings(max_examples=60, deadline=None)
@@ -115,15 +113,16 @@ def test_fp32_gram_accurate_at_65536():
     loss_fn = rp.RPCLoss(method="gram")
     got, want = loss_fn(out0, out1), loss_fn(out0.double(), out1.double())
     torch.testing.assert_close(got.double(), want, rtol=FP32_RTOL, atol=0.0)
-    z0, z1 = prepare_views(out0, out1, True)
-    m32 = two_view_moments(two_view_pairs(z0, z1), 0.1, method="gram")
-    z0, z1 = prepare_views(out0.double(), out1.double(), True)
-    m64 = two_view_moments(two_view_pairs(z0, z1), 0.1, method="gram")
+    m32 = rp.embedding_moments(out0, out1, 0.1, True, method="gram")
+    m64 = rp.embedding_moments(out0.double(), out1.double(), 0.1, True, method="gram")
     # the negatives' second moment survives the subtraction of the much larger self/positive terms
     torch.testing.assert_close(m32.neg_sq_sum, m64.neg_sq_sum, rtol=1e-4, atol=0.0)
 
 
 def test_auto_picks_gram_when_cheaper():
-    loss_fn = rp.RPCLoss()
-    assert loss_fn._resolve_method(512, 512, 128) == "gram"
-    assert loss_fn._resolve_method(16, 16, 128) == "dense"
+    assert choose_method("auto", 512, 512, 128) == "gram"
+    assert choose_method("auto", 16, 16, 128) == "dense"
+    assert choose_method("dense", 512, 512, 128) == "dense"
+    assert choose_method("dense", 16, 16, 128, reduction="all_reduce") == "gram"  # no embedding crosses ranks
+    with pytest.raises(ValueError, match="method must be"):
+        choose_method("fast", 16, 16, 128)

@@ -6,10 +6,9 @@ from typing import Optional, Set, Tuple
 import torch
 from torch import Tensor, nn
 
-from .. import distributed
 from .._dtypes import accumulation_dtype, upcast
 from .._validation import check_embeddings, check_finite_option, check_positive, check_values
-from ..pairing import TwoViewPairs, prepare_views, two_view_pairs
+from ..pairing import TwoViewPairs, prepare_views, two_view_pairs, two_view_pairs_across_ranks
 
 
 def autocast_disabled(device_type: str):
@@ -80,10 +79,7 @@ class TwoViewLoss(nn.Module):
 
     def _gathered_pairs(self, z0: Tensor, z1: Tensor) -> TwoViewPairs:
         """Local anchors against the candidates of every rank (or just the local ones)."""
-        if self.gather_distributed and distributed.is_distributed():
-            offset = distributed.rank() * z0.shape[0]
-            return two_view_pairs(z0, z1, distributed.all_gather(z0), distributed.all_gather(z1), offset)
-        return two_view_pairs(z0, z1)
+        return two_view_pairs_across_ranks(z0, z1) if self.gather_distributed else two_view_pairs(z0, z1)
 
     @staticmethod
     def _output_dtype(out0: Tensor) -> torch.dtype:

@@ -20,12 +20,11 @@ from torch import Tensor
 from .._dtypes import upcast
 from .._validation import check_embeddings, check_values
 from ..knobs import objective_options, score_options
-from ..moments import ScoreMoments, rpc_loss_from_moments
+from ..moments import rpc_loss_from_moments
 from ..objectives import get_objective
 from ..objectives.no_negatives import positive_only_loss
 from ..pairing import prepare_views, two_view_scores
-from ..fused_statistics import view_statistics
-from ..two_view_moments import extra_statistics_moments
+from ..two_view_moments import embedding_moments
 from ._two_view import TwoViewLoss, autocast_disabled, warn_no_negatives
 from .rpc_loss import RPCLoss
 
@@ -84,8 +83,9 @@ class ContrastiveLoss(TwoViewLoss):
         """MoCo / memory-bank layout: anchors ``out0 (N, D)``, the positive of ``out0[i]`` is
         ``out1[i]``, the negatives are the ``queue (M, D)`` rows only (lightly's NTXentLoss with a
         memory bank). ``out0, out1`` are normalised here when ``normalize``; the queue is used as
-        given (store its rows normalised, as lightly's and MoCo's banks do). RPC's negative moments
-        come from the fused statistics (no N x M matrix).
+        given (store its rows normalised, as lightly's and MoCo's banks do). RPC's moments come from
+        ``rpc_plugins.embedding_moments(in_batch=False)`` (fused statistics, no N x M matrix, unless the
+        dense matrix is cheaper).
 
         >>> import torch
         >>> ContrastiveLoss("infonce").queue_loss(torch.randn(4, 8), torch.randn(4, 8), torch.randn(16, 8)).dim()
@@ -99,7 +99,9 @@ class ContrastiveLoss(TwoViewLoss):
             z0, z1 = prepare_views(out0, out1, self.normalize)
             queue = upcast(queue).to(z0.dtype)
             if self._rpc is not None:
-                loss = rpc_loss_from_moments(self._queue_moments(z0, z1, queue), **self.hyperparameters)
+                moments = embedding_moments(z0, z1, self.temperature, False, queue, in_batch=False,
+                                            method=self._rpc.method)
+                loss = rpc_loss_from_moments(moments, **self.hyperparameters)
             elif self._mio is not None:
                 pos = (z0 * z1).sum(1) / self._mio["pos_temperature"]
                 loss = self._objective_fn(pos, z0 @ queue.t() / self._mio["neg_temperature"])
@@ -109,12 +111,6 @@ class ContrastiveLoss(TwoViewLoss):
                 pos = (z0 * z1).sum(1) / self.temperature
                 loss = self._objective_fn(pos, z0 @ queue.t() / self.temperature, **self.options)
         return loss.to(self._output_dtype(out0))
-
-    def _queue_moments(self, z0: Tensor, z1: Tensor, queue: Tensor) -> ScoreMoments:
-        pos = (z0 * z1).sum(1).double() / self.temperature
-        anchors = view_statistics(z0, None, normalize=False)
-        negatives = extra_statistics_moments(anchors, z0.shape[0], queue, self.temperature, normalize=False)
-        return ScoreMoments(pos.sum(), (pos * pos).sum(), z0.shape[0], *negatives)
 
     def forward(self, out0: Tensor, out1: Tensor, negatives: Optional[Tensor] = None) -> Tensor:
         """Loss of views ``out0, out1 (N, D)``; ``negatives (M, D)`` are extra negatives for all anchors."""

@@ -20,7 +20,8 @@ from .. import distributed
 from .._validation import check_embeddings, check_nonnegative, check_values
 from ..knobs import RPC_DEFAULTS
 from ..moments import ScoreMoments, rpc_loss_from_moments
-from ..two_view_moments import all_reduced_two_view_moments, fused_two_view_moments, two_view_moments
+from ..fused_statistics import METHODS, choose_method
+from ..two_view_moments import embedding_moments
 from ._two_view import TwoViewLoss, autocast_disabled, warn_no_negatives
 
 # The authors' released settings (vision/run.py flags of martinmamql/relative_predictive_coding):
@@ -50,7 +51,8 @@ class RPCLoss(TwoViewLoss):
             (all-reduce one D-vector and one D x D Gram matrix; every rank gets the exact global
             loss; traffic independent of the batch size). Both normalise by global counts.
         method: "dense" (score matrix), "gram" (fused linear-time path, no N x N matrix; O(N D^2);
-            ``rpc_plugins.view_statistics``) or "auto" (gram when it costs fewer multiply-adds).
+            ``rpc_plugins.view_statistics``) or "auto" (gram when it costs fewer multiply-adds;
+            ``fused_statistics.choose_method``).
         check_finite: NaN/Inf policy ("auto": ValueError for CPU inputs, no host sync on an
             accelerator; True; False; "async").
 
@@ -86,7 +88,7 @@ class RPCLoss(TwoViewLoss):
         check_nonnegative(alpha=alpha, beta=beta, gamma=gamma)
         if distributed_mode not in ("gather", "moments"):
             raise ValueError(f"distributed_mode must be 'gather' or 'moments', got {distributed_mode!r}")
-        if method not in ("auto", "dense", "gram"):
+        if method not in METHODS:
             raise ValueError(f"method must be 'auto', 'dense' or 'gram', got {method!r}")
         self.alpha, self.beta, self.gamma = float(alpha), float(beta), float(gamma)
         self.distributed_mode = distributed_mode
@@ -108,10 +110,8 @@ class RPCLoss(TwoViewLoss):
                 f"distributed_mode={self.distributed_mode!r}, method={self.method!r}")
 
     def _resolve_method(self, n_anchor: int, n_candidate: int, dim: int) -> str:
-        if self.method != "auto":
-            return self.method
-        # dense costs A*C*D multiply-adds, gram (A + C)*D^2
-        return "gram" if (n_anchor + n_candidate) * dim < n_anchor * n_candidate else "dense"
+        """This loss's path for a batch (``fused_statistics.choose_method``, the one place it is decided)."""
+        return choose_method(self.method, n_anchor, n_candidate, dim)
 
     def forward(self, out0: Tensor, out1: Tensor, negatives: Optional[Tensor] = None) -> Tensor:
         """Loss of views ``out0, out1 (N, D)``; ``negatives (M, D)`` are extra negatives for all anchors."""
@@ -124,21 +124,19 @@ class RPCLoss(TwoViewLoss):
         return loss.to(self._output_dtype(out0))
 
     def moments(self, out0: Tensor, out1: Tensor, negatives: Optional[Tensor] = None) -> ScoreMoments:
-        """The six score moments of this batch (float64 sums; counts are Python ints from shapes, or
-        all-reduced tensors in ``distributed_mode="moments"``). Inputs are checked for NaN/Inf here
-        under the ``check_finite`` policy."""
-        spread = self.gather_distributed and distributed.is_distributed()
-        named = {"out0": out0, "out1": out1, "negatives": negatives}
-        if spread and self.distributed_mode == "moments":
-            moments = all_reduced_two_view_moments(out0, out1, self.temperature, self.normalize, negatives)
-        else:
-            world = distributed.world_size() if spread else 1
-            n = 2 * out0.shape[0]
-            if self._resolve_method(n, n * world, out0.shape[1]) == "dense":
-                z0, z1, negatives = self._views(out0, out1, negatives)  # checks values on the inputs
-                return two_view_moments(self._gathered_pairs(z0, z1), self.temperature, negatives, "dense")
-            moments = fused_two_view_moments(out0, out1, self.temperature, self.normalize, negatives,
-                                              gather=spread, world_size=world)
-        # the moments are finite when the inputs are: check them (no extra pass over the batch)
-        check_values(self.check_finite, named, witness=torch.stack([moments.pos_sq_sum, moments.neg_sq_sum]))
+        """The six score moments of this batch (``rpc_plugins.embedding_moments``: float64 sums; counts
+        are Python ints from shapes, or all-reduced tensors in ``distributed_mode="moments"``). Inputs
+        are checked for NaN/Inf here under the ``check_finite`` policy."""
+        reduction = "local"
+        if self.gather_distributed and distributed.is_distributed():
+            reduction = "all_reduce" if self.distributed_mode == "moments" else "gather"
+        moments = embedding_moments(out0, out1, self.temperature, self.normalize, negatives, reduction=reduction,
+                                    method=self.method)
+        # the moments are finite when the inputs are (the positive scores see every row of out0 and out1;
+        # the negatives' sum is added since the dense path skips -inf scores): no extra pass over the batch
+        witness = [moments.pos_sq_sum, moments.neg_sq_sum]
+        if negatives is not None:
+            witness.append(negatives.sum(dtype=torch.float64))
+        check_values(self.check_finite, {"out0": out0, "out1": out1, "negatives": negatives},
+                     witness=torch.stack(witness))
         return moments

@@ -33,8 +33,7 @@ def positive_only_loss(name: str, pos: Tensor, **hyper) -> Tensor:
         return -pos.mean()  # E_Q[e^f] (NWJ), log E_Q[e^f] (DV, SMILE) taken as 0
     if name in ("js", "mio"):
         return F.softplus(-pos).mean()  # BCE(pos, 1); the negatives' BCE term is 0
-    if name == "rpc":  # a negative count of 0 leaves J = E_P[f] - beta/2 E_P[f^2]
-        zero = pos.new_zeros(())
-        moments = ScoreMoments(pos.sum(), (pos * pos).sum(), pos.numel(), zero, zero, 0)
-        return rpc_loss_from_moments(moments, **score_options("rpc", hyper))
+    if name == "rpc":  # an empty neg gives the count 0: J = E_P[f] - beta/2 E_P[f^2]
+        moments = ScoreMoments.from_scores(pos, pos.new_zeros(pos.shape[0], 0), check_finite=False)
+        return rpc_loss_from_moments(moments, **score_options("rpc", hyper)).to(pos.dtype)
     raise ValueError(f"unknown objective {name!r}")

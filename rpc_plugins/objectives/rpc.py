@@ -11,8 +11,10 @@ critic f* = (r - alpha) / (beta r + gamma) (r the density ratio p(x,y)/p(x)p(y))
 """
 from typing import Optional
 
+import torch
 from torch import Tensor
 
+from .._dtypes import upcast
 from ..moments import ScoreMoments, rpc_loss_from_moments
 from .._validation import check_nonnegative
 from ._common import require_negatives
@@ -43,4 +45,5 @@ def rpc_loss(
     check_nonnegative(alpha=alpha, beta=beta, gamma=gamma)
     moments = ScoreMoments.from_scores(pos, neg, neg_mask)
     require_negatives("rpc", neg, moments.neg_count)
-    return rpc_loss_from_moments(moments, alpha, beta, gamma)
+    # float64 moments; the loss in the scores' accumulation dtype, as every objective's
+    return rpc_loss_from_moments(moments, alpha, beta, gamma).to(torch.promote_types(upcast(pos).dtype, upcast(neg).dtype))
