@@ -1,6 +1,6 @@
 """Demo: pretrain a small encoder with RPC and with lightly's NTXentLoss, then probe it.
 
-Relative Predictive Coding (Tsai et al., ICLR 2021, arXiv 2103.11275) vs SimCLR's NT-Xent on
+Relative Predictive Coding vs SimCLR's NT-Xent on
 scikit-learn's embedded digits (1797 8x8 images; or Fashion-MNIST with --dataset fashion-mnist
 when Debian's dataset-fashion-mnist is installed). Same encoder, augmentations, optimiser and
 steps for both; frozen features are evaluated with a logistic-regression probe (all labels, and 5

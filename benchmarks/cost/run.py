@@ -18,7 +18,6 @@ Writes <out>/results.md, results.json and cost.png (default out: benchmarks/cost
 import argparse
 import json
 import os
-import platform
 import shlex
 import statistics
 import subprocess
@@ -31,6 +30,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))  # run from a checkout without installing
 
 import rpc_plugins as rp  # noqa: E402
+from benchmarks.harness import machine, plots  # noqa: E402
+from benchmarks.harness.rows import write_json  # noqa: E402
+from benchmarks.harness.tables import markdown  # noqa: E402
 from rpc_plugins import cpu_kernel  # noqa: E402
 
 REFERENCE = "NTXentLoss"
@@ -230,20 +232,6 @@ def run(args, on_row=lambda rows, steps: None):
     return rows, steps
 
 
-def machine_line(device, threads):
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    gpu = f", GPU {torch.cuda.get_device_name(0)}" if device.startswith("cuda") else ""
-    load = " / ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
-    return (f"{cpu}, {os.cpu_count()} logical CPUs, torch {torch.__version__} with {threads} threads{gpu}, "
-            f"Python {platform.python_version()}, device {device}, load average at the end {load} "
-            "(the machine is shared)")
-
-
 def _fmt_ratio(value, better, worse):
     if value is None or value <= 0:  # no measurable peak (tiny rows on the CPU): no ratio
         return "-"
@@ -251,42 +239,37 @@ def _fmt_ratio(value, better, worse):
 
 
 def table(rows):
-    lines = ["| N | loss | dtype | fwd+bwd ms | Gram floor ms | vs floor | gradient write ms | time vs NTXentLoss | "
-             "peak MiB | memory vs NTXentLoss |", "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    header = ["N", "loss", "dtype", "fwd+bwd ms", "Gram floor ms", "vs floor", "gradient write ms",
+              "time vs NTXentLoss", "peak MiB", "memory vs NTXentLoss"]
+    body = []
     for row in rows:
         if "skipped" in row:
-            lines.append(f"| {row['n']} | {row['loss']} | {row['dtype']} | not run: {row['skipped']} | | | | | | |")
+            body.append([row["n"], row["loss"], row["dtype"], f"not run: {row['skipped']}"] + [""] * 6)
             continue
         ref = next((r for r in rows if r["n"] == row["n"] and r["loss"] == REFERENCE and r["dtype"] == row["dtype"]
                     and "skipped" not in r), None)
         t = ref["time_s"] / row["time_s"] if ref else None
-        write = f"{row['grad_write_s'] * 1e3:.1f}" if "grad_write_s" in row else "-"  # older results lack it
         m = ref["peak_bytes"] / max(row["peak_bytes"], 1) if ref else None
-        lines.append(f"| {row['n']} | {row['loss']} | {row['dtype']} | {row['time_s'] * 1e3:.1f} | "
-                     f"{row['gram_s'] * 1e3:.1f} | {row['time_s'] / row['gram_s']:.2f}x | "
-                     f"{write} | "
-                     f"{_fmt_ratio(t, 'faster', 'slower') if row['loss'] != REFERENCE else '1'} | "
-                     f"{row['peak_bytes'] / 2**20:.1f} | "
-                     f"{_fmt_ratio(m, 'less', 'more') if row['loss'] != REFERENCE else '1'} |")
-    return "\n".join(lines)
+        body.append([row["n"], row["loss"], row["dtype"], f"{row['time_s'] * 1e3:.1f}", f"{row['gram_s'] * 1e3:.1f}",
+                     f"{row['time_s'] / row['gram_s']:.2f}x",
+                     f"{row['grad_write_s'] * 1e3:.1f}" if "grad_write_s" in row else "-",  # older results lack it
+                     _fmt_ratio(t, "faster", "slower") if row["loss"] != REFERENCE else "1",
+                     f"{row['peak_bytes'] / 2**20:.1f}",
+                     _fmt_ratio(m, "less", "more") if row["loss"] != REFERENCE else "1"])
+    return markdown(header, body, align="rllrrrrrrr")
 
 
 def step_table(steps):
-    lines = ["| N | loss | step ms | vs NTXentLoss |", "|---:|---|---:|---:|"]
+    body = []
     for row in steps:
         ref = next((r for r in steps if r["n"] == row["n"] and r["loss"] == REFERENCE), None)
         rel = f"{row['step_s'] / ref['step_s'] * 100 - 100:+.1f}%" if ref and "step_s" in row else "-"
-        lines.append(f"| {row['n']} | {row['loss']} | {row.get('step_s', float('nan')) * 1e3:.1f} | {rel} |")
-    return "\n".join(lines)
+        body.append([row["n"], row["loss"], f"{row.get('step_s', float('nan')) * 1e3:.1f}", rel])
+    return markdown(["N", "loss", "step ms", "vs NTXentLoss"], body, align="rlrr")
 
 
 def plot(rows, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = plots.figure(2, width=5.5, height=4)
     done = [r for r in rows if "skipped" not in r and r["dtype"] == "float32"]
     for name in dict.fromkeys(r["loss"] for r in done):
         pts = [r for r in done if r["loss"] == name]
@@ -299,8 +282,7 @@ def plot(rows, path):
     for ax in axes:
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    plots.save(fig, path)
 
 
 def main():
@@ -345,16 +327,17 @@ def main():
     os.makedirs(args.out, exist_ok=True)
 
     def save(rows, steps, partial=True):
-        with open(os.path.join(args.out, "results.json"), "w") as f:
-            json.dump(dict(command=command, machine=machine_line(args.device, args.threads), rows=rows, steps=steps,
-                           **({"partial": True} if partial else {})), f, indent=1)
+        host = machine.describe(device=args.device, threads=args.threads, load=True)  # the load as rows arrive
+        write_json(os.path.join(args.out, "results.json"),
+                   dict(command=command, machine=host, rows=rows, steps=steps,
+                        **({"partial": True} if partial else {})))
 
     rows, steps = run(args, on_row=save)
     parts = [
         "# Loss cost: RPCLoss (fused linear-time, dense) vs lightly NTXentLoss and DCLLoss",
         "",
         f"Command: `{command.strip()}` ({time.time() - started:.0f} s)  ",
-        f"Machine: {machine_line(args.device, args.threads)}  ",
+        f"Machine: {machine.describe(device=args.device, threads=args.threads, load=True)}  ",
         f"Embedding dim {args.dim}, forward+backward with input gradients; each row in a fresh process, alone; "
         f"median of {args.repeats} runs alternating with the Gram floor (A^T A and B^T B of the same inputs, "
         "the least an exact linear-time RPC must compute); memory: peak growth during one forward+backward, "

@@ -4,13 +4,14 @@
 """
 import importlib.metadata
 import os
-import platform
 import subprocess
+import sys
 
 import common
 import torch
-
 from results import write_json
+
+from benchmarks.harness import machine  # common put the checkout's root on sys.path
 
 PACKAGES = ("torch", "lightly", "timm", "transformers", "lightning", "pytorch-lightning", "numpy", "matplotlib",
             "scikit-learn", "triton")
@@ -34,9 +35,8 @@ def nvidia_smi():
 
 def main():
     args = common.parse(__doc__)
-    info = dict(dry_run=args.dry_run, device=args.device, python=platform.python_version(),
-                python_executable=os.path.realpath(__import__("sys").executable), machine=platform.machine(),
-                cpus=os.cpu_count(), torch=torch.__version__, torch_cuda=torch.version.cuda,
+    info = dict(dry_run=args.dry_run, **machine.facts(args.device, load=True),  # cpu, cpus, torch, python, ...
+                python_executable=os.path.realpath(sys.executable), torch_cuda=torch.version.cuda,
                 cuda_available=torch.cuda.is_available(),
                 packages={p: version(p) for p in PACKAGES},
                 carried_wheels=[w for w in os.environ.get("RPC_DEVICE_WHEELS", "").split(":") if w],

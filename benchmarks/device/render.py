@@ -20,6 +20,8 @@ for path in (os.path.join(ROOT, "adapters"), ROOT, HERE):
 
 from results import load  # noqa: E402
 
+from benchmarks.harness.tables import markdown  # noqa: E402
+
 FILES = dict(a="a_correctness.json", b="b_nosync.json", c="c_cost.json", d="d_step.json", e="e_mi.json",
              f="f_vision.json")
 TITLES = dict(a="a. Correctness on the device: fused RPC vs the float64 dense reference",
@@ -82,20 +84,21 @@ def part_a(data):
     tol = data.get("tolerance", {})
     lines += ["", f"Pass marks (relative, loss / gradients): float32 inputs {tol.get('float32')}, bf16 inputs "
               f"{tol.get('bf16')}; `<= 2e-5`: the loss within the README's CPU figure.", "",
-              "| N | setting | precision | path | loss rel. error | grad rel. error (out0 / out1) | grad dtype | "
-              "loss <= 2e-5 | pass |", "|---:|---|---|---|---:|---:|---|---|---|"]
-    for r in data.get("rows") or []:
-        lines.append(f"| {r['n']} | {r['setting']} | {r['precision']} | {r['method']} | {_sci(r['loss_rel'])} | "
-                     f"{_sci(r['grad0_rel'])} / {_sci(r['grad1_rel'])} | {r['grad_dtype']} | "
-                     f"{'yes' if r['within_readme_2e_5'] else 'no'} | {'ok' if r['ok'] else '**FAIL**'} |")
+              markdown(["N", "setting", "precision", "path", "loss rel. error", "grad rel. error (out0 / out1)",
+                        "grad dtype", "loss <= 2e-5", "pass"],
+                       [[r["n"], r["setting"], r["precision"], r["method"], _sci(r["loss_rel"]),
+                         f"{_sci(r['grad0_rel'])} / {_sci(r['grad1_rel'])}", r["grad_dtype"],
+                         "yes" if r["within_readme_2e_5"] else "no", "ok" if r["ok"] else "**FAIL**"]
+                        for r in data.get("rows") or []], align="rlllrrlll")]
     return lines + [""]
 
 
 def part_b(data):
     lines = [f"Sync check: {data.get('sync_check')}; batch {data.get('batch')}, {data.get('bank')} queued negatives.", "",
-             "| group | loss | result | detail |", "|---|---|---|---|"]
-    for r in data.get("rows") or []:
-        lines.append(f"| {r['group']} | {r['loss']} | {r['status']} | {r['detail'].replace('|', '/')} |")
+             markdown(["group", "loss", "result", "detail"],
+                      [[r["group"], r["loss"], r["status"], r["detail"].replace("|", "/")]
+                       for r in data.get("rows") or []],
+                      align="llll")]
     return lines + [""]
 
 
@@ -120,16 +123,16 @@ def part_c(data, to):
 
 def part_d(data):
     lines = ["Median ms per step (forward of two views, loss, backward, SGD); loss alone: forward + backward on "
-             "the step's B x 128 embeddings. Goal: RPC within +5% of NT-Xent.", "",
-             "| B | precision | NT-Xent step ms | RPC step ms | RPC overhead | goal | NT-Xent / RPC loss alone ms | "
-             "peak MiB NT-Xent / RPC |", "|---:|---|---:|---:|---:|---|---:|---:|"]
-    rows = data.get("rows") or []
+             "the step's B x 128 embeddings. Goal: RPC within +5% of NT-Xent.", ""]
+    rows, body = data.get("rows") or [], []
     for i in range(0, len(rows) - 1, 2):
         ntx, rpc = rows[i], rows[i + 1]
         peak = "-" if ntx["peak_mib"] is None else f"{ntx['peak_mib']:.0f} / {rpc['peak_mib']:.0f}"
-        lines.append(f"| {ntx['batch']} | {ntx['precision']} | {ntx['step_ms']:.2f} | {rpc['step_ms']:.2f} | "
-                     f"{100 * rpc['rpc_overhead']:+.1f}% | {'met' if rpc['goal_met'] else 'not met'} | "
-                     f"{ntx['loss_only_ms']:.2f} / {rpc['loss_only_ms']:.2f} | {peak} |")
+        body.append([ntx["batch"], ntx["precision"], f"{ntx['step_ms']:.2f}", f"{rpc['step_ms']:.2f}",
+                     f"{100 * rpc['rpc_overhead']:+.1f}%", "met" if rpc["goal_met"] else "not met",
+                     f"{ntx['loss_only_ms']:.2f} / {rpc['loss_only_ms']:.2f}", peak])
+    lines.append(markdown(["B", "precision", "NT-Xent step ms", "RPC step ms", "RPC overhead", "goal",
+                           "NT-Xent / RPC loss alone ms", "peak MiB NT-Xent / RPC"], body, align="rlrrrlrr"))
     return lines + [""]
 
 

@@ -4,6 +4,7 @@
 - ``augment``: per-sample tensor augmentations on the data's device;
 - ``probes``: frozen-feature probes (torch: L-BFGS linear + weighted kNN; numpy/scikit-learn: the same two);
 - ``rows``: result rows, run keys, resumable results.json, mean ± std cells;
+- ``machine``: the one machine description (CPU, cores, torch and threads, device, Python, load) results carry;
 - ``tables``: markdown tables from rows;
 - ``plots``: bar charts of rows (matplotlib imported lazily: the fairseq and solo envs have none);
 - ``tuning``: equal-budget random search (the same k trials for every objective) and its record;

@@ -6,18 +6,22 @@
 >>> fig, (ax,) = figure(1); _ = grouped_bars(ax, rows, ["RPC", "raw-pixels"], [("linear", "linear"), ("knn", "kNN")])
 >>> save(fig, path); os.path.getsize(path) > 1000
 True
+>>> fig, axes = figure(3, width=2.0, height=1.5, rows=2); len(axes), tuple(fig.get_size_inches())
+(6, (6.0, 3.0))
+>>> save(fig, path)
 """
 
 
-def figure(columns, width=5.3, height=4.5):
-    """(fig, axes) with ``columns`` panels side by side (axes is a list)."""
+def figure(columns, width=5.3, height=4.5, rows=1):
+    """(fig, axes): ``rows`` x ``columns`` panels of ``width`` x ``height`` inches each; axes is a flat list,
+    row after row."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, columns, figsize=(width * columns, height))
-    return fig, list(axes) if columns > 1 else [axes]
+    fig, axes = plt.subplots(rows, columns, figsize=(width * columns, height * rows), squeeze=False)
+    return fig, [ax for row in axes for ax in row]
 
 
 def grouped_bars(ax, rows, names, metrics, key="objective", scale=100.0, baselines=()):

@@ -8,10 +8,17 @@
 
 
 def markdown(header, body, align=None):
-    """A GitHub markdown table; ``align`` one letter per column ('l' or 'r'; default: first l, rest r)."""
+    """A GitHub markdown table; ``align`` one letter per column ('l' or 'r'; default: first l, rest r).
+    Cells are ``str``-ed; an empty cell is written ``| |``."""
+    if align is not None and len(align) != len(header):
+        raise ValueError(f"align {align!r} has {len(align)} letters for {len(header)} columns")
     align = align or "l" + "r" * (len(header) - 1)
     rule = "|" + "|".join("---" if a == "l" else "---:" for a in align) + "|"
-    return "\n".join(["| " + " | ".join(header) + " |", rule] + ["| " + " | ".join(map(str, r)) + " |" for r in body])
+    return "\n".join([_row(header), rule] + [_row(r) for r in body])
+
+
+def _row(cells):
+    return "|" + "|".join(f" {c} " if str(c) else " " for c in cells) + "|"
 
 
 def ordered(rows, key="objective"):

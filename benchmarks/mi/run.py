@@ -10,6 +10,9 @@ steps of each level. Three settings share this harness:
 * ``--setting authors``: the authors' notebook, concat critic MLP([x, y]) 2d -> 512 -> 512 -> 1 on all
   B x B pairs, 4000 steps per level, statistics over each level's last 3000 steps (defaults). The
   first layer is evaluated as W_x x + W_y y (exactly the concat MLP, ``rpc_plugins.mi.ConcatCritic``).
+* ``--setting oracle``: no critic is trained; each estimator reads its optimal critic built from the true log
+  ratio of the fresh batches (``gaussian.log_ratio``), so a row's bias is its readout's own and its variance
+  the sampling floor.
 
 Estimators (``--estimators``): infonce nwj js dv smile (clip 5), ``rpc_authors`` (the authors' RPC: critic
 output = f, alpha 1, beta 1e-4, gamma 1, every readout recorded as ``rpc[<form>]``; ``rpc[batch_mean]``
@@ -24,14 +27,23 @@ specs ``rpc:head=ratio|add:alpha=..:beta=..:gamma=..:scale=..`` that record ever
     # the separable setting (results.json)
     python benchmarks/mi/run.py --setting separable --steps 1500 --tail 500
 
+    # merge saved runs (the union of their seeds and estimators) into results_<tag>.md/.json, no training
+    python benchmarks/mi/run.py --combine benchmarks/mi/results_authors.json benchmarks/mi/results_seeds12.json \\
+        --keys rpc --tag seeds
+
 Writes <out>/results[_<tag>].md, .json and mi[_<tag>].png (tag defaults to "authors" for the authors' setting).
+
+>>> parse_spec("rpc:head=ratio:beta=1e-6")
+('rpc', {'head': 'ratio', 'alpha': 1.0, 'beta': 1e-06, 'gamma': 1.0})
+>>> trace = [level for level in (2.0, 4.5, 6.0, 8.0, 10.0) for _ in range(10)]  # level 2 estimated 0.5 high
+>>> [r["bias"] for r in level_stats(trace, steps=10, tail=5)]
+[0.0, 0.5, 0.0, 0.0, 0.0]
 """
 import argparse
 import json
 import math
 import multiprocessing as mp
 import os
-import platform
 import sys
 import time
 
@@ -39,6 +51,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))
 
 import torch  # noqa: E402
+
+from benchmarks.harness import machine, plots  # noqa: E402
+from benchmarks.harness.rows import write_json  # noqa: E402
+from benchmarks.harness.tables import markdown  # noqa: E402
 
 from rpc_plugins.mi import (DEFAULT_HYPER, RPC_FORMS, ConcatCritic, RPCRatioHead, SeparableCritic, estimate,  # noqa: E402
                             gaussian, rpc_estimate, rpc_score_from_log_ratio, train_critic)
@@ -212,53 +228,48 @@ def goal_met(rows):
 
 
 def table(stats, task, authors=None):
+    """The ``task``'s section: per estimator, each level's mean (± the seed sd) / bias / var, the MSE and the goal;
+    under an estimator in ``authors``, their committed means (italic)."""
     authors = authors or {}
-    head = "| estimator | " + " | ".join(f"MI {l:g}: mean / bias / var" for l in LEVELS) + " | MSE (mean over levels) | goal |"
-    lines = [f"### {task}", "", head, "|---|" + "---|" * (len(LEVELS) + 2)]
+    header = ["estimator", *(f"MI {l:g}: mean / bias / var" for l in LEVELS), "MSE (mean over levels)", "goal"]
 
     def cell(r):
         sd = f" ± {r['mean_sd']:.2f}" if "mean_sd" in r else ""
         return f"{r['mean']:.2f}{sd} / {r['bias']:+.2f} / {r['var']:.3f}"
 
+    body = []
     for name, rows in stats[task].items():
         mse = sum(r["mse"] for r in rows) / len(rows)
-        mark = "met" if goal_met(rows) else "not met"
-        lines.append(f"| {name} | " + " | ".join(cell(r) for r in rows) + f" | {mse:.2f} | {mark} |")
+        body.append([name, *map(cell, rows), f"{mse:.2f}", "met" if goal_met(rows) else "not met"])
         if name in authors.get(task, {}):
-            lines.append(f"| *{name}, authors' committed* | " + " | ".join(
-                f"*{m:.2f} / {m - l:+.2f}*" for m, l in zip(authors[task][name], LEVELS)) + " | | |")
-    return "\n".join(lines)
+            body.append([f"*{name}, authors' committed*",
+                         *(f"*{m:.2f} / {m - l:+.2f}*" for m, l in zip(authors[task][name], LEVELS)), "", ""])
+    return f"### {task}\n\n" + markdown(header, body, align="l" * len(header))
 
 
 def plot(traces, steps, path, title=""):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """One panel per (task, estimator): the per-step estimate, its running mean and the true MI."""
     tasks = list(traces)
     names = list(traces[tasks[0]])
-    fig, axes = plt.subplots(len(tasks), len(names), figsize=(2.6 * len(names), 2.6 * len(tasks)), squeeze=False)
+    fig, axes = plots.figure(len(names), width=2.6, height=2.6, rows=len(tasks))
     truth = [l for l in LEVELS for _ in range(steps)]
-    for r, task in enumerate(tasks):
-        for c, name in enumerate(names):
-            ax = axes[r][c]
-            values = traces[task].get(name, [])
-            ax.plot(values, lw=0.4, alpha=0.5, color="tab:blue")
-            k = max(1, steps // 20)
-            smooth = [sum(values[max(0, i - k):i + 1]) / len(values[max(0, i - k):i + 1]) for i in range(len(values))]
-            ax.plot(smooth, lw=1.0, color="tab:blue")
-            ax.plot(truth, color="black", lw=1.0)
-            ax.set_ylim(0, 14)
-            ax.set_title(f"{name} ({task})", fontsize=7)
-            ax.tick_params(labelsize=6)
+    k = max(1, steps // 20)
+    for ax, (task, name) in zip(axes, ((t, n) for t in tasks for n in names)):
+        values = traces[task].get(name, [])
+        ax.plot(values, lw=0.4, alpha=0.5, color="tab:blue")
+        smooth = [sum(values[max(0, i - k):i + 1]) / len(values[max(0, i - k):i + 1]) for i in range(len(values))]
+        ax.plot(smooth, lw=1.0, color="tab:blue")
+        ax.plot(truth, color="black", lw=1.0)
+        ax.set_ylim(0, 14)
+        ax.set_title(f"{name} ({task})", fontsize=7)
+        ax.tick_params(labelsize=6)
     if title:
         fig.suptitle(title, fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    plots.save(fig, path)
 
 
-def combine(args, argv):
+def combine(args, command):
+    """Merge earlier results files of one setting and scale: each estimator averaged over the seeds that ran it."""
     runs = []
     for path in args.combine:
         with open(path) as f:
@@ -272,7 +283,6 @@ def combine(args, argv):
         for seed, tasks in r["stats_per_seed"].items():
             for task, ests in tasks.items():
                 per_seed.setdefault(seed, {}).setdefault(task, {}).update(ests)
-    # aggregate each estimator over the seeds that ran it
     ests = {(t, e) for s in per_seed.values() for t, es in s.items() for e in es
             if not args.keys or any(e.startswith(k) for k in args.keys)}
     stats = {}
@@ -283,22 +293,59 @@ def combine(args, argv):
             r["seeds"] = len(have)
         stats.setdefault(task, {})[est] = row
     r0 = runs[0]
-    command = "python benchmarks/mi/run.py " + " ".join(sys.argv[1:] if argv is None else argv)
     text = "\n".join([
         f"# MI estimation ({r0['setting']} setting, combined): d = {r0['dim']}, batch {r0['batch']}, true MI 2 -> 10 nats", "",
-        f"Command: `{command.strip()}`  ", "Combined from: " + ", ".join(f"`{r['command']}`" for r in runs), "",
+        f"Command: `{command}`  ", "Combined from: " + ", ".join(f"`{r['command']}`" for r in runs), "",
         f"**Mode: {r0['mode']}** ({r0['steps_per_level']} steps per level, statistics over the last {r0['tail']}, "
         f"critic width {r0['hidden']}). Each cell: mean over the seeds that ran the estimator "
         "(± the sample sd of the per-seed level means when more than one); seeds per row: "
         + ", ".join(f"{e} {stats[t][e][0]['seeds']}" for t in stats for e in stats[t] if t == next(iter(stats))) + ".", "",
         *[table(stats, t) + "\n" for t in stats]])
-    tag = args.tag or "combined"
-    with open(os.path.join(args.out, f"results_{tag}.md"), "w") as f:
+    save(args.out, args.tag or "combined", text,
+         dict(command=command, combined=[r["command"] for r in runs], **{k: r0[k] for k in keys + ("mode",)},
+              stats=stats, stats_per_seed=per_seed))
+
+
+def save(out, tag, text, data):
+    """``out``/results[_<tag>].md holding ``text`` and .json holding ``data``."""
+    suffix = f"_{tag}" if tag else ""
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, f"results{suffix}.md"), "w") as f:
         f.write(text)
-    with open(os.path.join(args.out, f"results_{tag}.json"), "w") as f:
-        json.dump(dict(command=command, combined=[r["command"] for r in runs], **{k: r0[k] for k in keys + ("mode",)},
-                       stats=stats, stats_per_seed=per_seed), f, indent=1)
+    write_json(os.path.join(out, f"results{suffix}.json"), data)
     print(text)
+
+
+def run_jobs(jobs, workers):
+    """``run_job`` over ``jobs``, on ``workers`` spawned processes when more than one (each job is one critic's
+    whole run, minutes long: a process each keeps the cores busy)."""
+    if workers <= 1:
+        return [run_job(job) for job in jobs]
+    with mp.get_context("spawn").Pool(workers) as pool:
+        return pool.map(run_job, jobs, chunksize=1)
+
+
+def description(args, mode, steps, tail, hidden, wall):
+    """The protocol paragraph of a run's results.md."""
+    critic = {"authors": f"concat critic MLP([x, y]) {2 * args.dim} -> {hidden} -> {hidden} -> 1 on all {args.batch} x {args.batch} pairs",
+              "separable": f"separable critic (2 x {hidden} hidden, 32-d)",
+              "oracle": "no training: every estimator reads its optimal critic built from the true log ratio "
+                        "(log r; NWJ 1 + log r; RPC f* = (r - alpha)/(beta r + gamma)), so bias is the readout's own "
+                        "and variance the sampling floor"}[args.setting]
+    seeds_note = (f"{len(args.seeds)} seeds ({' '.join(map(str, args.seeds))}): each cell is the mean over seeds, "
+                  "± the sample sd of the per-seed level means" if len(args.seeds) > 1 else f"seed {args.seeds[0]}")
+    training = ("fresh batches only, no training" if args.setting == "oracle" else
+                "Adam 1e-3, one critic trained straight through 2, 4, 6, 8, 10 nats")
+    return (f"**Mode: {mode}.** Setting `{args.setting}`: {critic}, d = {args.dim}, batch {args.batch}, {training}, "
+            f"{steps} steps per level, statistics over the "
+            f"last {tail} steps of each level; {seeds_note}. "
+            "RPC: alpha 1, beta 1e-4, gamma 1 unless the name says otherwise. `rpc[batch_mean]` is the authors' readout "
+            "log r(mean_i f_ii) on the authors' critic (output = f); `rpc[per_sample]` mean_i log r(f_ii); `rpc[dv]` "
+            "E_P[log r] - log E_Q[r]; `rpc[dv_clip]` the same with r clipped to [e^-5, e^5] in E_Q. "
+            f"`rpc` is this package's default (critic head {RPC_DEFAULT['head']}, readout {RPC_DEFAULT['form']}). "
+            "`head=ratio`: the critic's output u is a log ratio and f = (e^u - alpha)/(beta e^u + gamma) "
+            "(`RPCRatioHead`). Goal (issue 13): |bias| <= 0.5 and var <= 0.05 at every level. "
+            f"Wall time {wall:.0f} s.")
 
 
 def main(argv=None):
@@ -322,8 +369,9 @@ def main(argv=None):
                              "into results_<tag>.md/.json, without training")
     parser.add_argument("--keys", nargs="+", metavar="PREFIX", help="with --combine: keep only rows whose name starts with one of these")
     args = parser.parse_args(argv)
+    command = ("python benchmarks/mi/run.py " + " ".join(sys.argv[1:] if argv is None else argv)).strip()
     if args.combine:
-        return combine(args, argv)
+        return combine(args, command)
     full = dict(authors=(4000, 3000, 512), separable=(1500, 500, 256), oracle=(4000, 3000, 0))[args.setting]
     steps, tail, hidden = args.steps or full[0], args.tail or full[1], args.hidden or full[2]
     if tail > steps:
@@ -341,62 +389,31 @@ def main(argv=None):
     jobs = [(spec, task == "cubic", dict(common, seed=seed)) for seed in args.seeds for task in args.tasks
             for spec in specs]
     print(f"{len(jobs)} runs x {len(LEVELS) * steps} steps ({mode}) on {args.workers} processes", flush=True)
-    if args.workers > 1:
-        with mp.get_context("spawn").Pool(args.workers) as pool:
-            results = pool.map(run_job, jobs, chunksize=1)
-    else:
-        results = [run_job(job) for job in jobs]
     traces = {s: {t: {} for t in args.tasks} for s in args.seeds}
     seconds = {}
-    for (spec, _, _), (task, seed, trace, sec) in zip(jobs, results):
+    for (spec, _, _), (task, seed, trace, sec) in zip(jobs, run_jobs(jobs, args.workers)):
         traces[seed][task].update(trace)
         seconds[f"{task}/{spec}/seed{seed}"] = round(sec, 1)
     per_seed = {s: {t: {k: level_stats(v, steps, tail) for k, v in tr.items()} for t, tr in traces[s].items()}
                 for s in args.seeds}
     stats = aggregate(per_seed)
-    command = "python benchmarks/mi/run.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    threads = "1 thread each" if args.device == "cpu" else args.device
-    machine = (f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, device {args.device}, "
-               f"{args.workers} worker processes x {threads}")
-    critic = {"authors": f"concat critic MLP([x, y]) {2 * args.dim} -> {hidden} -> {hidden} -> 1 on all {args.batch} x {args.batch} pairs",
-              "separable": f"separable critic (2 x {hidden} hidden, 32-d)",
-              "oracle": "no training: every estimator reads its optimal critic built from the true log ratio "
-                        "(log r; NWJ 1 + log r; RPC f* = (r - alpha)/(beta r + gamma)), so bias is the readout's own "
-                        "and variance the sampling floor"}[args.setting]
-    seeds_note = (f"{len(args.seeds)} seeds ({' '.join(map(str, args.seeds))}): each cell is the mean over seeds, "
-                  "± the sample sd of the per-seed level means" if len(args.seeds) > 1 else f"seed {args.seeds[0]}")
-    training = ("fresh batches only, no training" if args.setting == "oracle" else
-                "Adam 1e-3, one critic trained straight through 2, 4, 6, 8, 10 nats")
-    desc = (f"**Mode: {mode}.** Setting `{args.setting}`: {critic}, d = {args.dim}, batch {args.batch}, {training}, "
-            f"{steps} steps per level, statistics over the "
-            f"last {tail} steps of each level; {seeds_note}. "
-            "RPC: alpha 1, beta 1e-4, gamma 1 unless the name says otherwise. `rpc[batch_mean]` is the authors' readout "
-            "log r(mean_i f_ii) on the authors' critic (output = f); `rpc[per_sample]` mean_i log r(f_ii); `rpc[dv]` "
-            "E_P[log r] - log E_Q[r]; `rpc[dv_clip]` the same with r clipped to [e^-5, e^5] in E_Q. "
-            f"`rpc` is this package's default (critic head {RPC_DEFAULT['head']}, readout {RPC_DEFAULT['form']}). "
-            "`head=ratio`: the critic's output u is a log ratio and f = (e^u - alpha)/(beta e^u + gamma) "
-            "(`RPCRatioHead`). Goal (issue 13): |bias| <= 0.5 and var <= 0.05 at every level. "
-            f"Wall time {time.time() - start:.0f} s.")
+    host = (machine.describe(device=args.device, threads=1 if args.device == "cpu" else None)
+            + f"; {args.workers} worker processes" + (" of 1 thread each" if args.device == "cpu" else ""))
     authors = AUTHORS if args.setting in ("authors", "oracle") and args.dim == 20 and args.batch == 128 else None
     text = "\n".join([
         f"# MI estimation ({args.setting} setting): Gaussian and cubic tasks (d = {args.dim}), true MI 2 -> 10 nats", "",
-        f"Command: `{command.strip()}`  ", f"Machine: {machine}  ", "", desc, "",
+        f"Command: `{command}`  ", f"Machine: {host}  ", "",
+        description(args, mode, steps, tail, hidden, time.time() - start), "",
         *[table(stats, t, authors) + "\n" for t in args.tasks]])
     if authors:
         text += ("\n*Italic rows*: the authors' committed per-level means (their notebook, 4000 steps per level, "
                  "512-wide critic; reference/rpc.md) and their bias.\n")
-    suffix = f"_{tag}" if tag else ""
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, f"results{suffix}.md"), "w") as f:
-        f.write(text)
-    with open(os.path.join(args.out, f"results{suffix}.json"), "w") as f:
-        json.dump(dict(command=command, machine=machine, mode=mode, setting=args.setting, steps_per_level=steps,
-                       tail=tail, hidden=hidden, dim=args.dim, batch=args.batch, seeds=args.seeds,
-                       rpc_default=RPC_DEFAULT, seconds=seconds, stats=stats,
-                       stats_per_seed={str(s): v for s, v in per_seed.items()}), f, indent=1)
-    plot(traces[args.seeds[0]], steps, os.path.join(args.out, f"mi{suffix}.png"),
+    save(args.out, tag, text, dict(command=command, machine=host, mode=mode, setting=args.setting,
+                                   steps_per_level=steps, tail=tail, hidden=hidden, dim=args.dim, batch=args.batch,
+                                   seeds=args.seeds, rpc_default=RPC_DEFAULT, seconds=seconds, stats=stats,
+                                   stats_per_seed={str(s): v for s, v in per_seed.items()}))
+    plot(traces[args.seeds[0]], steps, os.path.join(args.out, f"mi{f'_{tag}' if tag else ''}.png"),
          title=f"{args.setting} setting, {mode}: {steps} steps/level, hidden {hidden}, seed {args.seeds[0]}")
-    print(text)
 
 
 if __name__ == "__main__":

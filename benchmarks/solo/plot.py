@@ -12,19 +12,18 @@ import json
 import os
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))  # the checkout
+
 
 def plot(path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from benchmarks.harness.plots import figure, save
 
     with open(path) as f:
         data = json.load(f)
     results = data["results"]
     keys = [("online_linear", "online linear"), ("online_knn", "online kNN"), ("frozen_linear", "frozen linear"),
             ("frozen_knn", "frozen 20-NN")]
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (ax, ax2) = figure(2, width=5.5, height=4)
     width = 0.8 / len(results)
     for i, r in enumerate(results):
         xs = [k + i * width for k in range(len(keys))]
@@ -40,9 +39,8 @@ def plot(path):
     ax2.set_ylabel("online kNN top-1 (solo)")
     ax2.set_title("solo's online kNN per epoch")
     ax2.legend()
-    fig.tight_layout()
     out = os.path.join(os.path.dirname(os.path.abspath(path)), "results.png")
-    fig.savefig(out, dpi=100)
+    save(fig, out, dpi=100)
     return out
 
 

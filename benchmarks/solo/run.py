@@ -8,7 +8,7 @@ lr schedule, backbone and seed. Reported:
 - online kNN: solo's ``WeightedKNNClassifier`` (k=20, last epoch's train features), val top-1;
 - frozen probes after training: logistic regression and 20-NN (cosine) on frozen encoder features.
 Validation images are fed at their training size (32 px; solo's ``custom`` val pipeline would resize
-to 224). RPC: Tsai et al., ICLR 2021, arXiv 2103.11275.
+to 224).
 
     OMP_NUM_THREADS=1 .venvs/solo/bin/python benchmarks/solo/run.py --out benchmarks/solo
 
@@ -16,9 +16,7 @@ to 224). RPC: Tsai et al., ICLR 2021, arXiv 2103.11275.
 ['--pred_hidden_dim', '256']
 """
 import argparse
-import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -27,7 +25,10 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))  # the checkout
 
+from benchmarks.harness import machine  # noqa: E402
 from benchmarks.harness.probes import sklearn_knn, sklearn_linear  # noqa: E402
+from benchmarks.harness.rows import write_json  # noqa: E402
+from benchmarks.harness.tables import markdown  # noqa: E402
 
 METHODS_TO_RUN = ("simclr", "byol", "rpc")
 
@@ -127,39 +128,33 @@ def run_method(method, data_dir, a):
 
 
 def write_results(results, a, command, out):
-    os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, "results.json"), "w") as f:
-        json.dump(dict(command=command, settings=vars(a), machine=machine_line(), results=results), f, indent=1)
+    host = machine.describe()
+    write_json(os.path.join(out, "results.json"),
+               dict(command=command, settings=vars(a), machine=host, results=results))
     lines = [
         "# solo-learn 1.0.2: SimCLR, BYOL and `method: rpc` on Fashion-MNIST (tiny CPU budget)",
         "",
         f"Command: `{command}`",
         "",
-        f"Machine: {machine_line()}",
+        f"Machine: {host}",
         "",
         f"Data: Fashion-MNIST train file, {a.train} images for pretraining (and the frozen probes' training set), "
         f"a disjoint {a.val} for validation; 28 px resized to 32 px RGB. ResNet-18 (solo's, ImageNet stem), "
         f"{a.epochs} epochs, batch {a.batch_size}, SGD lr {a.lr} (solo scales by batch/256), cosine schedule, seed {a.seed}; "
         "same flags for every method except its own (BYOL predictor/momentum; RPC alpha/beta/gamma).",
         "",
-        "| method | online linear top-1 | online kNN top-1 | frozen linear top-1 | frozen 20-NN top-1 | steps | train s |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for r in results:
-        lines.append(f"| {r['method']} | {r['online_linear']:.3f} | {r['online_knn']:.3f} | {r['frozen_linear']:.3f} "
-                     f"| {r['frozen_knn']:.3f} | {r['steps']} | {r['train_seconds']:.0f} |")
-    lines += ["", "Online = solo's own online classifier / WeightedKNNClassifier at the last epoch; frozen = "
+        markdown(["method", "online linear top-1", "online kNN top-1", "frozen linear top-1", "frozen 20-NN top-1",
+                  "steps", "train s"],
+                 [[r["method"], *(f"{r[k]:.3f}" for k in ("online_linear", "online_knn", "frozen_linear",
+                                                           "frozen_knn")),
+                   r["steps"], f"{r['train_seconds']:.0f}"] for r in results], align="lllllll"),
+        "", "Online = solo's own online classifier / WeightedKNNClassifier at the last epoch; frozen = "
               "scikit-learn probes on the trained encoder's features. One seed and a few epochs: the run-to-run "
               "spread was not measured, so gaps of a few points are not a ranking; this is a smoke-scale check "
               "that `method: rpc` trains like solo's own methods, not a reproduction of the paper's CIFAR numbers. "
               "`train s` is wall time on a machine shared with other jobs.", "", "![results](results.png)", ""]
     with open(os.path.join(out, "results.md"), "w") as f:
         f.write("\n".join(lines))
-
-
-def machine_line():
-    return (f"{platform.machine()}, {os.cpu_count()} CPU cores visible, torch {torch.__version__} "
-            f"(threads {torch.get_num_threads()}), Python {platform.python_version()}")
 
 
 def main(argv=None):

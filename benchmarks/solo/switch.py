@@ -4,7 +4,7 @@ For simclr, supcon, mocov2plus, mocov3 and nnclr (solo-learn main 9187ea3), ever
 ``main_pretrain.py`` builds it: solo's own cifar yaml composed by Hydra, solo's ``parse_cfg``, ``seed_everything``,
 ``METHODS[method](cfg)``, trained by Lightning with solo's own ``training_step``, optimiser and scheduler. Only the
 ``loss`` key differs between the three losses of a method: none (solo's own loss function), ``rpc`` (Relative
-Predictive Coding, Tsai et al., ICLR 2021, arXiv 2103.11275) or ``mio``. The same data, backbone, steps and
+Predictive Coding) or ``mio``. The same data, backbone, steps and
 frozen probes for all, at a CPU scale:
 
 - data: a Fashion-MNIST subset (Debian's dataset-fashion-mnist), 28 px, 1 channel, the harness's tensor
@@ -29,7 +29,6 @@ frozen probes for all, at a CPU scale:
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 
@@ -178,6 +177,7 @@ def run(a, command=""):
 
     import torch
 
+    from benchmarks.harness import machine
     from benchmarks.harness.data import load_fashion_mnist, splits
     from benchmarks.harness.rows import ResultsFile, run_key
     from benchmarks.harness.tuning import record, trials
@@ -243,8 +243,7 @@ def run(a, command=""):
                 save_row(dict(key=key, part="test", name=f"{method} {LABELS[loss]}", method=method, loss=loss,
                               seed=seed, config=config, steps=steps, wall=round(wall, 1), last_loss=last,
                               **probe(model.backbone, parts["test"], seed, device)))
-    out.extra["machine"] = f"{platform.machine()}, {os.cpu_count()} CPU cores visible, torch {torch.__version__} " \
-                           f"(threads {torch.get_num_threads()}), Python {platform.python_version()}"
+    out.extra["machine"] = machine.describe(device=device)
     out.save(time.time() - t_start)
     return out
 

@@ -1,6 +1,6 @@
 """The objectives the vision benchmark compares, their defaults and their natural tuning knobs.
 
-RPC (Tsai et al., ICLR 2021, arXiv 2103.11275): ``rpc_plugins.RPCLoss`` with alpha, beta, gamma and
+RPC: ``rpc_plugins.RPCLoss`` with alpha, beta, gamma and
 temperature. NT-Xent (SimCLR, Chen et al. 2020) and DCL (Yeh et al. 2022): lightly's losses when lightly
 imports (otherwise NT-Xent is ``rpc_plugins.ContrastiveLoss("infonce")``, which equals it, and DCL is
 skipped); temperature. MIO, NWJ, JS, DV: ``rpc_plugins.ContrastiveLoss(name)``; temperature. The

@@ -30,7 +30,6 @@ starts over); ``--render a.json [b.json ...]`` redraws results.md and vision.png
 """
 import argparse
 import os
-import platform
 import sys
 import time
 
@@ -41,7 +40,7 @@ sys.path[:0] = [ROOT, os.path.join(ROOT, "adapters")]  # run from a checkout wit
 import torch  # noqa: E402
 
 from benchmarks.harness import data as hdata  # noqa: E402
-from benchmarks.harness import probes, tuning  # noqa: E402
+from benchmarks.harness import machine, probes, tuning  # noqa: E402
 from benchmarks.harness.optim import OPTIMIZERS  # noqa: E402
 from benchmarks.harness.rows import ResultsFile, run_key, select  # noqa: E402
 from benchmarks.vision import report, train  # noqa: E402
@@ -327,9 +326,7 @@ def main(argv=None):
         torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
     elif not torch.cuda.is_available():
         raise ValueError(f"--device {args.device} requested but CUDA is not available")
-    dev = torch.cuda.get_device_name(0) if args.device.startswith("cuda") else (platform.processor() or "cpu")
-    args.machine = (f"{dev}, {os.cpu_count()} CPUs, device {args.device}, torch {torch.__version__}, "
-                    f"Python {platform.python_version()}, {torch.get_num_threads()} CPU threads")
+    args.machine = machine.describe(device=args.device)
     try:
         import lightly
 

@@ -1,6 +1,6 @@
 """lightly's MoCo (memory bank of momentum keys) with the loss switched: one line, any rpc_plugins objective.
 
-Relative Predictive Coding (Tsai et al., ICLR 2021, arXiv 2103.11275). This is lightly's own MoCo recipe
+This is lightly's own MoCo recipe
 (examples/pytorch/moco.py: ``MoCoProjectionHead``, a momentum copy updated by ``update_momentum`` on
 ``cosine_schedule``, ``NTXentLoss(memory_bank_size=(M, 128))``) where only the criterion changes:
 

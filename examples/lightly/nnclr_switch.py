@@ -1,6 +1,6 @@
 """lightly's NNCLR (nearest neighbour from a support set as the positive) with the loss switched: one line.
 
-Relative Predictive Coding (Tsai et al., ICLR 2021, arXiv 2103.11275). This is lightly's own NNCLR recipe
+This is lightly's own NNCLR recipe
 (examples/pytorch/nnclr.py: ``NNCLRProjectionHead``, ``NNCLRPredictionHead``, ``NNMemoryBankModule`` replacing each
 projection by its nearest neighbour, ``0.5 * (criterion(nn0, p1) + criterion(nn1, p0))``) where only the criterion
 changes:

@@ -1,7 +1,6 @@
 """lightly's SimCLR recipe with RPC as the loss: the one-line swap, on a timm backbone.
 
-Relative Predictive Coding (Tsai et al., ICLR 2021, arXiv 2103.11275). Compared with lightly's own
-SimCLR example (examples/pytorch_lightning/simclr.py), two lines change:
+Compared with lightly's own SimCLR example (examples/pytorch_lightning/simclr.py), two lines change:
 
     criterion = NTXentLoss()                      ->  criterion = rpc_lightly.RPCLoss()
     backbone = torchvision resnet18 (no fc)       ->  backbone = rpc_timm.create_backbone("resnet18", ...)

@@ -1,8 +1,7 @@
 """Pretrain a tiny Hugging Face wav2vec 2.0 (``Wav2Vec2ForPreTraining``) with RPC or any rpc_plugins objective on
 the project's flite corpus, on the CPU, then report frozen phone / speaker probe accuracies.
 
-RPC: Tsai et al., "Self-supervised Representation Learning with Relative Predictive Coding", ICLR 2021. Two ways
-to plug the loss in, both shown here:
+Two ways to plug the loss in, both shown here:
 
 * ``--mode loop``: the loss line of HF's wav2vec 2.0 pretraining loop (``run_wav2vec2_pretraining_no_trainer.py``)
   becomes ``loss_fn(outputs, mask_time_indices, sampled_negative_indices)``;

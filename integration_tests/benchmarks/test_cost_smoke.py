@@ -1,8 +1,11 @@
 """Smoke run of the cost benchmark (tiny sizes): it runs end to end against the real lightly losses."""
 import json
 import os
+import platform
 import subprocess
 import sys
+
+import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -22,3 +25,8 @@ def test_cost_benchmark_smoke(tmp_path):
     text = open(tmp_path / "results.md").read()
     assert "| 64 | RPCLoss gram | float32 |" in text and "Gram floor ms" in text and "gradient write ms" in text
     assert (tmp_path / "cost.png").stat().st_size > 1000
+    # the harness's machine line, in the json and the markdown
+    for fact in (f"{os.cpu_count()} logical CPUs", f"torch {torch.__version__} (threads {torch.get_num_threads()})",
+                 "device cpu", f"Python {platform.python_version()}"):
+        assert fact in result["machine"], (fact, result["machine"])
+    assert f"Machine: {result['machine']}" in text

@@ -126,3 +126,10 @@ def test_combine_averages_seeds_from_the_definition(tmp_path):
         assert row["seeds"] == 3 and row["mean"] == pytest.approx(m)
         assert row["mean_sd"] == pytest.approx(math.sqrt(sum((v - m) ** 2 for v in means) / 2))
         assert row["var"] == pytest.approx(sum(p["gaussian"]["rpc"][i]["var"] for p in per) / 3)
+
+
+def test_module_examples():
+    import doctest
+
+    result = doctest.testmod(load_run())
+    assert result.failed == 0 and result.attempted > 0

@@ -1,6 +1,6 @@
 """The loss-switch benchmark (benchmarks/solo/switch.py, issue 19) end to end at smoke size, real solo-learn main:
 one method, its own loss and ``loss: rpc``, k = 2 tuning trials on the validation carve, 1 seed, the baselines,
-results.json and results.md. RPC: Tsai et al., ICLR 2021, arXiv 2103.11275."""
+results.json and results.md."""
 import json
 import os
 
@@ -35,3 +35,4 @@ def test_switch_benchmark_smoke(tmp_path):
     assert saved["tuning"]["mocov2plus/rpc"]["trials"] == 2
     table = (tmp_path / "results.md").read_text()
     assert "| mocov2plus | loss: rpc |" in table and "| mocov2plus | own InfoNCE |" in table and "Command: `" in table
+    assert f"Machine: {saved['machine']}." in table and f"{os.cpu_count()} logical CPUs" in saved["machine"]

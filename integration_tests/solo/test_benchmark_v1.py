@@ -1,9 +1,10 @@
 """The solo comparison benchmark (benchmarks/solo, solo-learn 1.0.2 API) runs end to end at smoke size.
 
-Real solo-learn 1.0.2 (Python 3.9, torch 1.9.1, PL 1.4.7); RPC: Tsai et al., ICLR 2021, arXiv 2103.11275.
+Real solo-learn 1.0.2 (Python 3.9, torch 1.9.1, PL 1.4.7).
 (examples/solo/rpc.yaml is checked against solo main's own cifar groups in test_main_pretrain.py.)
 """
 import json
+import platform
 
 import pytest
 
@@ -28,6 +29,7 @@ def test_benchmark_smoke_writes_table(tmp_path):
     assert table.count("\n| ") == 4 and "| rpc |" in table and "Command: `" in table
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["settings"]["epochs"] == 1 and len(saved["results"]) == 3
+    assert f"Machine: {saved['machine']}" in table and f"Python {platform.python_version()}" in saved["machine"]
 
 
 def test_unknown_benchmark_method_names_it():
