@@ -119,3 +119,15 @@ def test_from_scores_empty_negatives_count_is_python_zero():
 def test_from_scores_bad_positives_name_the_problem(args, message):
     with pytest.raises(ValueError, match=message):
         rp.ScoreMoments.from_scores(*args)
+
+
+@pytest.mark.skipif(int(torch.__version__.split(".")[0]) < 2, reason="meta tensors through autograd need torch >= 2")
+def test_multi_positive_rpc_reads_no_value():
+    """On a "meta" tensor any host read raises: multi-positive RPC (masks, no boolean indexing) reads nothing."""
+    from rpc_plugins.multi_positive import multi_positive_loss
+
+    scores = torch.empty(6, 6, device="meta", requires_grad=True)
+    pos_mask, neg_mask = (torch.empty(6, 6, dtype=torch.bool, device="meta") for _ in range(2))
+    loss = multi_positive_loss("rpc", scores, pos_mask, neg_mask)
+    loss.backward()
+    assert loss.shape == () and scores.grad.shape == scores.shape
