@@ -137,7 +137,7 @@ def part_d(data):
 
 
 def part_e(data, to):
-    from benchmarks.mi import run as mi
+    from benchmarks.mi import report as mi
 
     lines = [f"Command per wave: `{data.get('command')} --seeds S --tasks T --tag sS_T`; protocol: {data.get('protocol')}.", ""]
     for w in data.get("waves") or []:

@@ -1,7 +1,7 @@
 """Plot benchmarks/speech/results.json (written by run.py in the fairseq env, which has no matplotlib).
 
 Probe accuracies per pretraining criterion (mean and per-seed points) and each criterion's training loss;
-see run.py (Tsai et al., ICLR 2021, arXiv 2103.11275, for the claim under test).
+see run.py for the claim under test.
 
     .venvs/main/bin/python benchmarks/speech/plot.py
 
@@ -11,13 +11,15 @@ import argparse
 import json
 import os
 
-import matplotlib
+import sys
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))  # the checkout
+
+from benchmarks.harness.plots import figure, save  # noqa: E402
+from benchmarks.speech.run import LOG_INTERVAL  # noqa: E402
 ORDER = ["rpc", "rpc_a1", "infonce", "binary", "rpc_tuned", "infonce_tuned", "binary_tuned", "untrained",
          "raw-features"]
 LABELS = {"rpc": "RPC α=0.3", "rpc_a1": "RPC α=1", "infonce": "InfoNCE (CPC)", "binary": "binary (wav2vec v1)",
@@ -34,7 +36,7 @@ def main():
     rows = data["rows"]
     methods = [m for m in ORDER if any(r["method"] == m for r in rows)]
 
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    fig, axes = figure(3, width=14 / 3, height=4)
     for ax, key, title in ((axes[0], "phone_acc", "phone probe (frame)"), (axes[1], "speaker_acc", "speaker probe (frame)")):
         for i, m in enumerate(methods):
             vals = np.array([r[key] for r in rows if r["method"] == m])
@@ -45,11 +47,11 @@ def main():
     for i, m in enumerate(methods):
         curve = data["curves"].get(m)
         if curve:
-            axes[2].plot(np.arange(1, len(curve) + 1) * 10, curve, color=f"C{i}", label=LABELS[m])
+            step = data["args"].get("log_interval", LOG_INTERVAL)  # updates between logged losses
+            axes[2].plot(np.arange(1, len(curve) + 1) * step, curve, color=f"C{i}", label=LABELS[m])
     axes[2].set_xlabel("update"), axes[2].set_ylabel("training loss (own objective, bits)")
     axes[2].set_title("pretraining loss (seed 1)"), axes[2].legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(args.out, dpi=110)
+    save(fig, args.out)
     print(f"wrote {args.out}")
 
 

@@ -21,7 +21,6 @@ tests that claim at CPU scale on a generated flite corpus (``rpc_fairseq.speech_
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -31,11 +30,15 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path[:0] = [os.path.join(ROOT, "adapters"), ROOT]
 
+from benchmarks.harness import machine, plots  # noqa: E402
 from benchmarks.harness.probes import sklearn_linear  # noqa: E402
+from benchmarks.harness.rows import write_json  # noqa: E402
 from benchmarks.speech import tune  # noqa: E402
+from benchmarks.speech.report import probe_table, tuning_table  # noqa: E402
 USER_DIR = os.path.join(ROOT, "adapters", "rpc_fairseq")
 CONFIGS = os.path.join(ROOT, "examples", "fairseq")
 BIN = os.path.dirname(sys.executable)
+LOG_INTERVAL = 10  # updates between the training losses fairseq logs (the curves' x step)
 FRAME = 160  # the tiny config's feature-encoder stride: 5*4*2*2*2 samples = 10 ms at 16 kHz
 RPC_KEYS = ("criterion.objective", "criterion.alpha", "criterion.beta", "criterion.gamma", "criterion.critic_scale")
 METHODS = {
@@ -44,19 +47,27 @@ METHODS = {
     "infonce": ["criterion._name=wav2vec"] + [f"~{k}" for k in RPC_KEYS],
     "binary": ["criterion._name=wav2vec", "criterion.infonce=false"] + [f"~{k}" for k in RPC_KEYS],
 }
+LABELS = {"rpc": "rpc alpha=0.3 (beta=0.01 gamma=0.1, critic_scale=0.05)",
+          "rpc_a1": "rpc alpha=1.0 (beta=0.01 gamma=0.1, critic_scale=0.05)",
+          "infonce": "wav2vec infonce=true (CPC / InfoNCE)", "binary": "wav2vec infonce=false (binary)",
+          "untrained": "untrained (random init, control)",
+          "raw-features": "raw-features: log spectrum of each 10 ms frame (no encoder, control)"}
 # the criteria equal-budget tuning searches, with the overrides each trial starts from (rpc: the yaml's own)
 TUNED_BASE = {"rpc": [], "infonce": METHODS["infonce"], "binary": METHODS["binary"]}
 
 
-def pretrain(method_overrides, seed, data, save_dir, updates, log):
+def pretrain(method_overrides, seed, data, save_dir, updates, log, log_interval=LOG_INTERVAL):
     """Run fairseq-hydra-train with the criterion's overrides (reusing a finished run in ``save_dir``);
-    return the logged training losses."""
-    if os.path.exists(log) and "done training" in open(log).read():
-        return [float(m) for m in re.findall(r"\[train_inner\].*? loss=([-\d.e+]+)", open(log).read())]
+    return the training losses fairseq logged every ``log_interval`` updates."""
+    if os.path.exists(log):
+        text = open(log).read()
+        # a log of another format (no JSON records, though it ran long enough to log one) is run again
+        if "done training" in text and (train_losses(text) or updates < log_interval):
+            return train_losses(text)
     cmd = [os.path.join(BIN, "fairseq-hydra-train"), "--config-dir", CONFIGS, "--config-name", "wav2vec_cpc_tiny_rpc",
            f"task.data={data}", f"common.user_dir={USER_DIR}", f"checkpoint.save_dir={save_dir}",
            f"optimization.max_update={updates}", f"checkpoint.save_interval_updates={updates}",
-           "common.log_interval=10", f"common.seed={seed}", *method_overrides]
+           "common.log_format=json", f"common.log_interval={log_interval}", f"common.seed={seed}", *method_overrides]
     env = dict(os.environ, HYDRA_FULL_ERROR="1", OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
     os.makedirs(save_dir, exist_ok=True)
     with open(log, "w") as f:
@@ -64,7 +75,19 @@ def pretrain(method_overrides, seed, data, save_dir, updates, log):
     text = open(log).read()
     if proc.returncode != 0:
         raise RuntimeError(f"pretraining with {method_overrides} failed (see {log}):\n{text[-2000:]}")
-    return [float(m) for m in re.findall(r"\[train_inner\].*? loss=([-\d.e+]+)", text)]
+    return train_losses(text)
+
+
+def train_losses(log_text):
+    """The ``loss`` of every ``train_inner`` record that fairseq's JSON progress bar (``common.log_format=json``)
+    logged, under Hydra's log format (``fairseq-hydra-train``) or fairseq's own (``fairseq-train``).
+
+    >>> train_losses('[t][train_inner][INFO] - {"epoch": 1, "loss": "6.62", "num_updates": "10"}\\n'
+    ...              't | INFO | train_inner | {"loss": "6.5"}\\n[t][valid][INFO] - {"valid_loss": "7"}')
+    [6.62, 6.5]
+    """
+    return [float(json.loads(line[line.index("{"):])["loss"]) for line in log_text.splitlines()
+            if ("[train_inner][" in line or "| train_inner |" in line) and "{" in line]
 
 
 def load_model(save_dir, trained):
@@ -160,19 +183,18 @@ def evaluate(model, data, records, feats=None):
             "n_phones": len(phone_ids), "train_frames": len(trx), "valid_frames": len(vax)}
 
 
-def plot(curves, out_png):
+def plot(curves, out_png, log_interval=LOG_INTERVAL):
+    """The training losses (logged every ``log_interval`` updates); False where matplotlib is missing (the
+    fairseq envs)."""
     try:
-        import matplotlib
+        import matplotlib  # noqa: F401
     except ImportError:
         return False
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, (ax,) = plots.figure(1, width=6, height=4)
     for name, losses in curves.items():
-        ax.plot(np.arange(1, len(losses) + 1) * 10, losses, label=name)
+        ax.plot(np.arange(1, len(losses) + 1) * log_interval, losses, label=name)
     ax.set_xlabel("update"), ax.set_ylabel("training loss (own objective, base 2)"), ax.legend()
-    fig.tight_layout(), fig.savefig(out_png, dpi=120)
+    plots.save(fig, out_png, dpi=120)
     return True
 
 
@@ -192,6 +214,8 @@ def main():
                              "at settings selected at a shorter one")
     parser.add_argument("--methods", nargs="+", default=None,
                         help="only these rows (of rpc, rpc_a1, infonce, binary and the *_tuned ones); default all")
+    parser.add_argument("--log-interval", type=int, default=LOG_INTERVAL,
+                        help="updates between the training losses fairseq logs (the pretraining curves)")
     parser.add_argument("--render-only", action="store_true", help="rewrite results.md from results.json")
     args = parser.parse_args()
     args.data, args.runs, args.out = (os.path.abspath(p) for p in (args.data, args.runs, args.out))  # fairseq runs in save_dir
@@ -201,9 +225,10 @@ def main():
         saved = json.load(open(os.path.join(args.out, "results.json")))
         for key in ("utterances", "updates", "seeds", "tune_trials", "tuned_from", "methods", "runs"):
             setattr(args, key, saved["args"].get(key))
+        args.log_interval = saved["args"].get("log_interval", LOG_INTERVAL)
         records = [json.loads(line) for line in open(os.path.join(saved["args"]["data"], "labels.jsonl"))]
         write_markdown(saved["rows"], args, saved["seconds"], False, os.path.join(args.out, "results.md"),
-                       majority_baseline(records), saved.get("tuning", {}))
+                       majority_baseline(records), saved.get("tuning", {}), saved.get("machine") or legacy_machine())
         return
     import logging
     import warnings
@@ -215,7 +240,7 @@ def main():
     warnings.filterwarnings("ignore", message=".*lbfgs failed to converge.*")
     from rpc_fairseq.speech_data import generate
 
-    start = time.time()
+    start, host = time.time(), machine.describe(threads=1)
     labels = os.path.join(args.data, "labels.jsonl")
     if not os.path.exists(labels):
         print(f"[{time.time() - start:5.0f}s] generating {args.utterances} utterances in {args.data}", flush=True)
@@ -244,17 +269,17 @@ def main():
             save_dir = os.path.join(args.runs, f"{method}_s{seed}")
             print(f"[{time.time() - start:5.0f}s] pretraining {method} seed {seed} ({args.updates} updates)", flush=True)
             losses = pretrain(method_overrides, seed, args.data, save_dir, args.updates,
-                              os.path.join(save_dir, "train.log"))
+                              os.path.join(save_dir, "train.log"), args.log_interval)
             curves.setdefault(method, losses)
             result = evaluate(load_model(save_dir, trained=True), args.data, records)
             rows.append(dict(method=method, seed=seed, **result))
             print(f"[{time.time() - start:5.0f}s] {rows[-1]}", flush=True)
-            save(rows, curves, args, time.time() - start, tuned)
+            save(rows, curves, args, time.time() - start, tuned, host)
         first = os.path.join(args.runs, f"{next(iter(methods))}_s{seed}")  # same architecture for every method
         result = evaluate(load_model(first, trained=False), args.data, records)
         rows.append(dict(method="untrained", seed=seed, **result))
         print(f"[{time.time() - start:5.0f}s] {rows[-1]}", flush=True)
-        save(rows, curves, args, time.time() - start, tuned)
+        save(rows, curves, args, time.time() - start, tuned, host)
     print(open(os.path.join(args.out, "results.md")).read())
 
 
@@ -265,7 +290,8 @@ def tune_criteria(args, records, start):
 
     def train_and_score(criterion, trial, method_overrides):
         save_dir = os.path.join(args.runs, f"tune_{criterion}_t{trial}")
-        pretrain(method_overrides, 1, tune_dir, save_dir, args.updates, os.path.join(save_dir, "train.log"))
+        pretrain(method_overrides, 1, tune_dir, save_dir, args.updates, os.path.join(save_dir, "train.log"),
+                 args.log_interval)
         return evaluate(load_model(save_dir, trained=True), args.data, tune_records)
 
     record = tune.run(list(TUNED_BASE), TUNED_BASE, args.tune_trials, args.tune_seed, train_and_score,
@@ -289,37 +315,34 @@ def tuned_methods(record):
     return {f"{c}_tuned": tune.overrides(c, rec["selected"], TUNED_BASE[c]) for c, rec in record.items()}
 
 
-def save(rows, curves, args, elapsed, tuned=None):
+def save(rows, curves, args, elapsed, tuned, host):
     """Write results.json / results.md (and the loss plot when matplotlib is there) after every run."""
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "results.json"), "w") as f:
-        json.dump({"rows": rows, "curves": curves, "args": vars(args), "seconds": elapsed, "tuning": tuned or {}}, f,
-                  indent=1)
-    has_png = plot(curves, os.path.join(args.out, "pretrain_loss.png"))
+    write_json(os.path.join(args.out, "results.json"), {"rows": rows, "curves": curves, "args": vars(args),
+                                                        "seconds": elapsed, "tuning": tuned, "machine": host})
+    has_png = plot(curves, os.path.join(args.out, "pretrain_loss.png"), args.log_interval)
     records = [json.loads(line) for line in open(os.path.join(args.data, "labels.jsonl"))]
     write_markdown(rows, args, elapsed, has_png, os.path.join(args.out, "results.md"), majority_baseline(records),
-                   tuned or {})
+                   tuned, host)
 
 
-
-def probe_cells(rows):
-    """'mean ± std' (sample std, over seeds) of the phone and speaker probe accuracies of ``rows``."""
-    cells = []
-    for key in ("phone_acc", "speaker_acc"):
-        vals = np.array([r[key] for r in rows])
-        cells.append(f"{vals.mean():.3f}" + (f" ± {vals.std(ddof=1):.3f}" if len(vals) > 1 else ""))
-    return cells
-
-def write_markdown(rows, args, elapsed, has_png, path, majority, tuned):
+def legacy_machine():
+    """results.json files written before they recorded the machine: what those runs printed (the architecture
+    and core count of the machine rendering them, one torch thread)."""
     import platform
 
-    names = ["rpc", "rpc_a1", "infonce", "binary", "rpc_tuned", "infonce_tuned", "binary_tuned", "untrained",
-             "raw-features"]
+    return machine.describe(dict(arch=platform.machine(), cpus=os.cpu_count(), threads=1))
+
+
+
+def write_markdown(rows, args, elapsed, has_png, path, majority, tuned, host):
+    names = [*METHODS, *(f"{c}_tuned" for c in TUNED_BASE), "untrained", "raw-features"]
     tune_flag = f" --tune-trials {args.tune_trials}" if args.tune_trials else ""
     if args.tuned_from:
         tune_flag += f" --tuned-from {os.path.relpath(args.tuned_from, ROOT)}"
     if args.methods:
         tune_flag += " --methods " + " ".join(args.methods)
+    if args.log_interval != LOG_INTERVAL:
+        tune_flag += f" --log-interval {args.log_interval}"
     for flag, value, default in (("--runs", args.runs, os.path.join(ROOT, "runs", "speech_bench")),
                                  ("--out", args.out, os.path.dirname(os.path.abspath(__file__)))):
         if value and os.path.abspath(value) != default:
@@ -327,29 +350,14 @@ def write_markdown(rows, args, elapsed, has_png, path, majority, tuned):
     lines = ["# Speech: frozen linear probes after brief wav2vec (CPC-style) pretraining", "",
              "Command: `OMP_NUM_THREADS=1 .venvs/fairseq/bin/python benchmarks/speech/run.py "
              f"--utterances {args.utterances} --updates {args.updates} --seeds {args.seeds}{tune_flag}`", "",
-             f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores visible, torch threads 1; "
-             f"wall time {elapsed / 60:.1f} min (runs already finished in --runs are reused, not retrained).", "",
+             f"Machine: {host}; wall time {elapsed / 60:.1f} min (runs already finished in --runs are reused, "
+             "not retrained).", "",
              f"Corpus: {args.utterances} flite utterances (voices slt/rms/awb, random rate/pitch, noise 10-25 dB SNR), "
              f"train/valid by file; {rows[0]['train_frames']} / {rows[0]['valid_frames']} frames of 10 ms, "
              f"{rows[0]['n_phones']} phone classes.", "",
              "Accuracy on held-out utterances of a logistic-regression probe on frozen context features c_t "
              "(mean ± std over seeds where seeds > 1):", "",
-             "| pretraining criterion | phone (frame) | speaker (frame) |", "|---|---|---|"]
-    for name in names:
-        sel = [r for r in rows if r["method"] == name]
-        if not sel:
-            continue
-        cells = probe_cells(sel)
-        label = {"rpc": "rpc alpha=0.3 (beta=0.01 gamma=0.1, critic_scale=0.05)",
-                 "rpc_a1": "rpc alpha=1.0 (beta=0.01 gamma=0.1, critic_scale=0.05)",
-                 "infonce": "wav2vec infonce=true (CPC / InfoNCE)", "binary": "wav2vec infonce=false (binary)",
-                 "untrained": "untrained (random init, control)",
-                 "raw-features": "raw-features: log spectrum of each 10 ms frame (no encoder, control)"}.get(name)
-        if name.endswith("_tuned"):
-            selected = ", ".join(f"{k}={v}" for k, v in sorted(tuned[name[:-6]]["selected"].items()))
-            label = f"**{name[:-6]} tuned** ({selected})"
-        lines.append(f"| {label} | {cells[0]} | {cells[1]} |")
-    lines.append(f"| majority class (no features) | {majority['phone_acc']:.3f} | {majority['speaker_acc']:.3f} |")
+             probe_table(rows, names, LABELS, tuned, majority)]
     reused = [rec for rec in tuned.values() if rec.get("reused_from")]
     if reused:
         lines += ["", f"The *_tuned rows re-run the selections of `{reused[0]['reused_from']}` (made at "
@@ -358,13 +366,7 @@ def write_markdown(rows, args, elapsed, has_png, path, majority, tuned):
     if tuned:
         lines += ["", f"Equal-budget tuning (`benchmarks/speech/tune.py`): {reused[0]['trials'] if reused else args.tune_trials} trials per criterion over its "
                   "own knobs (trial 1 = its default), seed 1, selected on the " + tune.METRIC + "; the selection was "
-                  "then re-run with every seed above. Validation phone accuracy per trial:", "",
-                  "| criterion | trials | selected | best validation | all trials (config: phone) |", "|---|---:|---|---:|---|"]
-        for criterion, rec in tuned.items():
-            trials = "; ".join(", ".join(f"{k}={v}" for k, v in sorted(s["config"].items())) + f": {s['score']:.3f}"
-                               for s in rec["scores"])
-            selected = ", ".join(f"{k}={v}" for k, v in sorted(rec["selected"].items()))
-            lines.append(f"| {criterion} | {rec['trials']} | {selected} | {rec['score']:.3f} | {trials} |")
+                  "then re-run with every seed above. Validation phone accuracy per trial:", "", tuning_table(tuned)]
     if has_png:
         lines += ["", "![pretraining loss](pretrain_loss.png)"]
     if os.path.exists(os.path.join(os.path.dirname(path), "speech.png")):

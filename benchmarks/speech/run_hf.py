@@ -1,7 +1,6 @@
 """Speech evidence on today's stack: Hugging Face wav2vec 2.0 pretrained with InfoNCE (HF's own loss) vs RPC.
 
-Tsai et al., "Self-supervised Representation Learning with Relative Predictive Coding", ICLR 2021 (arXiv
-2103.11275) report RPC ahead of CPC on phone and speaker linear probes. The fairseq rows (``run.py``) test that
+The claim under test is ``run.py``'s (RPC ahead of CPC on phone and speaker linear probes), which tests it
 with wav2vec v1 on fairseq 0.12.2; these rows use ``transformers``' ``Wav2Vec2ForPreTraining`` (a tiny config,
 ``examples/transformers/pretrain_wav2vec2.py``) with ``rpc_transformers``:
 
@@ -22,7 +21,6 @@ True
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 
@@ -31,9 +29,11 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path[:0] = [os.path.join(ROOT, "adapters"), ROOT, os.path.join(ROOT, "examples", "transformers")]
 
-from benchmarks.harness import tuning  # noqa: E402
+from benchmarks.harness import machine, tuning  # noqa: E402
+from benchmarks.harness.rows import write_json  # noqa: E402
 from benchmarks.speech import run as fairseq_rows  # noqa: E402  (corpus, probes and baselines shared)
 from benchmarks.speech import tune  # noqa: E402
+from benchmarks.speech.report import probe_table, tuning_table  # noqa: E402
 import pretrain_wav2vec2 as example  # noqa: E402  (examples/transformers: the tiny model, loop and features)
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "hf")
@@ -138,42 +138,28 @@ def main():
 
 
 def save(rows, tuned, args, elapsed, records):
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "results.json"), "w") as f:
-        json.dump({"rows": rows, "tuning": tuned, "args": vars(args), "seconds": elapsed}, f, indent=1)
+    host = machine.describe(threads=1)
+    write_json(os.path.join(args.out, "results.json"),
+               {"rows": rows, "tuning": tuned, "args": vars(args), "seconds": elapsed, "machine": host})
     majority = fairseq_rows.majority_baseline(records)
     first = rows[0]
     lines = ["# Speech on transformers: frozen linear probes after brief HF wav2vec 2.0 pretraining", "",
              "Command: `OMP_NUM_THREADS=1 .venvs/transformers/bin/python benchmarks/speech/run_hf.py "
              f"--utterances {args.utterances} --steps {args.steps} --seeds {args.seeds} --tune-trials {args.tune_trials}"
              + ("" if args.out == OUT else f" --out {os.path.relpath(args.out, ROOT)}") + "`",
-             "", f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores visible, torch threads 1; wall time "
+             "", f"Machine: {host}; wall time "
              f"{elapsed / 60:.1f} min. Model: `examples/transformers/pretrain_wav2vec2.py`'s tiny "
              "`Wav2Vec2ForPreTraining` (5 conv layers, 10 ms frames, 2 transformer layers of width 64, 2 x 32 codes, "
              f"20 distractors), {args.steps} AdamW steps of {args.batch_size} x {args.crop} s crops, mask 0.65 x 10.", "",
              f"Corpus: {args.utterances} flite utterances (as `run.py`); {first['train_frames']} / "
              f"{first['valid_frames']} frames of 10 ms, {first['n_phones']} phone classes. Probes as `run.py`: "
              "logistic regression on frozen transformer outputs, accuracy on held-out utterances (mean ± std over "
-             "seeds where seeds > 1):", "", "| pretraining criterion | phone (frame) | speaker (frame) |", "|---|---|---|"]
-    for name in ("rpc", "infonce", "rpc_tuned", "infonce_tuned", "untrained", "raw-features"):
-        sel = [r for r in rows if r["method"] == name]
-        if not sel:
-            continue
-        cells = fairseq_rows.probe_cells(sel)
-        label = LABELS.get(name)
-        if name.endswith("_tuned"):
-            selected = ", ".join(f"{k}={v}" for k, v in sorted(tuned[name[:-6]]["selected"].items()))
-            label = f"**{name[:-6]} tuned** ({selected})"
-        lines.append(f"| {label} | {cells[0]} | {cells[1]} |")
-    lines.append(f"| majority class (no features) | {majority['phone_acc']:.3f} | {majority['speaker_acc']:.3f} |")
-    lines += ["", f"Equal-budget tuning: {args.tune_trials} trials per criterion (trial 1 = its default), seed 1, "
-              f"selected on the {tune.METRIC}; the selection was then re-run with every seed above.", "",
-              "| criterion | selected | best validation | all trials (config: phone) |", "|---|---|---:|---|"]
-    for criterion, rec in tuned.items():
-        trials = "; ".join(", ".join(f"{k}={v}" for k, v in sorted(s["config"].items())) + f": {s['score']:.3f}"
-                           for s in rec["scores"])
-        selected = ", ".join(f"{k}={v}" for k, v in sorted(rec["selected"].items()))
-        lines.append(f"| {criterion} | {selected} | {rec['score']:.3f} | {trials} |")
+             "seeds where seeds > 1):", "",
+             probe_table(rows, ("rpc", "infonce", "rpc_tuned", "infonce_tuned", "untrained", "raw-features"), LABELS,
+                         tuned, majority),
+             "", f"Equal-budget tuning: {args.tune_trials} trials per criterion (trial 1 = its default), seed 1, "
+             f"selected on the {tune.METRIC}; the selection was then re-run with every seed above.", "",
+             tuning_table(tuned, trials_column=False)]
     with open(os.path.join(args.out, "results.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
 

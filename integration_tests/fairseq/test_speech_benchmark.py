@@ -1,5 +1,6 @@
 """Smoke run of benchmarks/speech/run.py: every criterion pretrains through fairseq's CLI and gets probed."""
 import json
+import math
 import os
 import subprocess
 import sys
@@ -9,15 +10,25 @@ from integration_tests.fairseq.conftest import ROOT
 
 def test_speech_benchmark_smoke(speech_corpus, tmp_path):
     cmd = [sys.executable, os.path.join(ROOT, "benchmarks", "speech", "run.py"), "--data", speech_corpus,
-           "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), "--updates", "6", "--seeds", "1"]
+           "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), "--updates", "6", "--seeds", "1",
+           "--log-interval", "2"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=dict(os.environ, OMP_NUM_THREADS="1"))
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
-    rows = json.load(open(tmp_path / "out" / "results.json"))["rows"]
+    result = json.load(open(tmp_path / "out" / "results.json"))
+    rows = result["rows"]
     assert [r["method"] for r in rows] == ["raw-features", "rpc", "rpc_a1", "infonce", "binary", "untrained"]
     for r in rows:
         assert 0.0 <= r["phone_acc"] <= 1.0 and 0.0 <= r["speaker_acc"] <= 1.0 and r["n_phones"] > 5
     table = open(tmp_path / "out" / "results.md").read()
     assert "| majority class" in table and "wav2vec infonce=false (binary)" in table and "| raw-features" in table
+    assert "--log-interval 2 " in table
+    # the curves are fairseq's own JSON train_inner records (common.log_format=json), one every 2 updates
+    for method in ("rpc", "rpc_a1", "infonce", "binary"):
+        log = open(tmp_path / "runs" / f"{method}_s1" / "train.log").read().splitlines()
+        records = [json.loads(line[line.index("{"):]) for line in log if "train_inner" in line and "{" in line]
+        assert [int(float(r["num_updates"])) for r in records] == [2, 4, 6], method
+        assert result["curves"][method] == [float(r["loss"]) for r in records], method
+        assert all(math.isfinite(v) for v in result["curves"][method])
 
 
 def test_speech_tuning_gives_every_criterion_the_same_trials(speech_corpus, tmp_path):

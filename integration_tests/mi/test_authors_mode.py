@@ -131,5 +131,9 @@ def test_combine_averages_seeds_from_the_definition(tmp_path):
 def test_module_examples():
     import doctest
 
-    result = doctest.testmod(load_run())
-    assert result.failed == 0 and result.attempted > 0
+    run = load_run()  # puts the checkout on sys.path
+    from benchmarks.mi import report
+
+    for module in (run, report):
+        result = doctest.testmod(module)
+        assert result.failed == 0 and result.attempted > 0, module.__name__
