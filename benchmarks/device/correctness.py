@@ -24,6 +24,7 @@ import common
 import torch
 
 import rpc_plugins as rp
+from rpc_plugins.fused_statistics import choose_method
 from reference import relative_error, rpc_loss_and_grads
 from results import PartFile
 
@@ -97,7 +98,7 @@ def main():
             bank = min(setting["bank"], 2 * n) if dry else setting["bank"]
             out0, out1, negatives = views(n, d, bank, args.device, seed=n)
             loss_fn = rp.RPCLoss(**setting["kwargs"])
-            method = loss_fn._resolve_method(2 * n, 2 * n, d)
+            method = choose_method(loss_fn.method, 2 * n, 2 * n + (0 if negatives is None else negatives.shape[0]), d)
             refs = {}
             for precision in PRECISIONS:
                 low = "bf16" in precision

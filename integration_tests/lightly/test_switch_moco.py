@@ -1,6 +1,6 @@
 """lightly's MoCo recipe (memory bank of momentum keys, real lightly) with the loss switched
 (examples/lightly/moco_switch.py): ``infonce`` trains exactly as lightly's NTXentLoss with the same bank,
-``rpc`` (Tsai et al., ICLR 2021, arXiv 2103.11275) and the other objectives train from the same code."""
+``rpc`` and the other objectives train from the same code."""
 import math
 import os
 import sys

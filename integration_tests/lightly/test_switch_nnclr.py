@@ -1,6 +1,6 @@
 """lightly's NNCLR recipe (NNMemoryBankModule support set, real lightly) with the loss switched
-(examples/lightly/nnclr_switch.py): ``infonce`` trains exactly as lightly's NTXentLoss, ``rpc`` (Tsai et al.,
-ICLR 2021, arXiv 2103.11275) and the other objectives train from the same code."""
+(examples/lightly/nnclr_switch.py): ``infonce`` trains exactly as lightly's NTXentLoss, ``rpc`` and the other
+objectives train from the same code."""
 import math
 import os
 import sys

@@ -1,6 +1,6 @@
 """The ``hydra_plugins.rpc_solo_plugin`` hook: registers ``method: rpc`` for solo-learn's scripts and is inert in
 every other Hydra app (fresh processes, the installed hydra-core; solo's own script is exercised in
-test_main_pretrain.py and test_main_ddp.py). RPC: Tsai et al., ICLR 2021, arXiv 2103.11275.
+test_main_pretrain.py and test_main_ddp.py).
 """
 import json
 import subprocess

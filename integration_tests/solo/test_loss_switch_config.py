@@ -1,6 +1,6 @@
 """The ``loss:`` key's configuration with real solo-learn main (9187ea3): solo's own yamls composed by Hydra, solo's
 ``parse_cfg``, and the method built from ``METHODS`` as ``main_pretrain.py`` does. Bad input fails when the method is
-built (before any data is read), with an error naming the key. RPC: Tsai et al., ICLR 2021, arXiv 2103.11275.
+built (before any data is read), with an error naming the key.
 """
 import pytest
 

@@ -2,7 +2,6 @@
 gradients on the same inputs, for SimCLR with multi-crop indexes, SupCon labels, MoCo v2+ (queue), MoCo v3 (2T
 scale) and NNCLR. Every other objective scores the same pairs: on SimCLR's two views it is rpc_plugins'
 ``ContrastiveLoss`` (the core's two-view pooling), on MoCo v2+'s queue layout ``ContrastiveLoss.queue_loss``.
-RPC: Tsai et al., ICLR 2021, arXiv 2103.11275.
 """
 import pytest
 

@@ -8,7 +8,6 @@ methods through the ``hydra_plugins.rpc_solo_plugin`` hook alone; the others run
   (``METHODS[method]`` put back to solo's class for the reference run);
 - ``+loss=infonce`` ends at solo's own loss's weights (to float rounding), the weights having moved far more;
 - multi-crop (2 large + 2 small crops) with SimCLR, and ``method: rpc`` with every objective.
-RPC: Tsai et al., ICLR 2021, arXiv 2103.11275.
 """
 import math
 import os

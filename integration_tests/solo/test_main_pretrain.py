@@ -2,7 +2,6 @@
 9187ea3, Lightning 2.1, torch 2, CPU). Nothing of ours is on the command line: in a fresh process ``method=rpc``
 is found because Hydra imports ``hydra_plugins.rpc_solo_plugin`` when solo's script starts (first test). The
 other runs execute the same script in the test process (``main_pretrain_in_process``) to save start-up time.
-RPC: Tsai et al., ICLR 2021, arXiv 2103.11275.
 """
 import json
 import math

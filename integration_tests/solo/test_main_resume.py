@@ -7,7 +7,7 @@ one of the AutoResumer's must-match keys); B2 is the same command again, so solo
 checkpoint and Lightning restores weights, LARS momentum and the epoch-wise warmup-cosine schedule. B2's final
 weights must equal A's. Each epoch is ONE batch holding the whole 32-image train folder with deterministic
 augmentations, so solo's shuffling cannot make the runs see different data (the losses are permutation
-invariant). RPC: Tsai et al., ICLR 2021, arXiv 2103.11275.
+invariant).
 """
 import pytest
 

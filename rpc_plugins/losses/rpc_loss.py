@@ -20,7 +20,7 @@ from .. import distributed
 from .._validation import check_embeddings, check_nonnegative, check_values
 from ..knobs import RPC_DEFAULTS
 from ..moments import ScoreMoments, rpc_loss_from_moments
-from ..fused_statistics import METHODS, choose_method
+from ..fused_statistics import METHODS
 from ..two_view_moments import embedding_moments
 from ._two_view import TwoViewLoss, autocast_disabled, warn_no_negatives
 
@@ -108,10 +108,6 @@ class RPCLoss(TwoViewLoss):
     def extra_repr(self) -> str:
         return (f"alpha={self.alpha}, beta={self.beta}, gamma={self.gamma}, {super().extra_repr()}, "
                 f"distributed_mode={self.distributed_mode!r}, method={self.method!r}")
-
-    def _resolve_method(self, n_anchor: int, n_candidate: int, dim: int) -> str:
-        """This loss's path for a batch (``fused_statistics.choose_method``, the one place it is decided)."""
-        return choose_method(self.method, n_anchor, n_candidate, dim)
 
     def forward(self, out0: Tensor, out1: Tensor, negatives: Optional[Tensor] = None) -> Tensor:
         """Loss of views ``out0, out1 (N, D)``; ``negatives (M, D)`` are extra negatives for all anchors."""
