@@ -58,11 +58,12 @@ $(foreach era,$(ERAS),$(eval $(call era_rules,$(era))))
 system:
 	@bash envs/system.sh
 
-# ruff (lint rules in pyproject.toml) over the whole tree, mypy over the core with the main era's torch
+# ruff format check and lint (rules in pyproject.toml) over the whole tree, mypy over the core with the main era's torch
 lint: env-main
 	@bash envs/lint.sh
-	@start=$$(date +%s); echo "=== [lint] ruff check . && mypy (rpc_plugins/)"; \
-	.venvs/lint/bin/ruff check . && .venvs/lint/bin/mypy --python-executable .venvs/main/bin/python; rc=$$?; \
+	@start=$$(date +%s); echo "=== [lint] ruff format --check . && ruff check . && mypy (rpc_plugins/)"; \
+	.venvs/lint/bin/ruff format --check . && .venvs/lint/bin/ruff check . \
+	  && .venvs/lint/bin/mypy --python-executable .venvs/main/bin/python; rc=$$?; \
 	echo "=== [lint] rc=$$rc in $$(( $$(date +%s) - start )) s"; exit $$rc
 
 bench-cost: env-main

@@ -9,6 +9,7 @@ labels per class, where pretraining shows on digits) and kNN.
     python examples/demo.py                    # digits, about two minutes on 2 CPU cores
     python examples/demo.py --dataset fashion-mnist --epochs 5
 """
+
 import argparse
 import os
 import time
@@ -32,8 +33,6 @@ def load_digits_dataset():
     return x, torch.tensor(d.target)
 
 
-
-
 def load_fashion_mnist(limit):
     x = _read_idx(os.path.join(FASHION_DIR, "train-images-idx3-ubyte.gz"))[:limit]
     y = _read_idx(os.path.join(FASHION_DIR, "train-labels-idx1-ubyte.gz"))[:limit]
@@ -46,13 +45,15 @@ def augment(x):
     pad = max(1, h // 8)
     padded = F.pad(x, (pad, pad, pad, pad))
     dx, dy = torch.randint(0, 2 * pad + 1, (2,))
-    x = padded[:, :, dy:dy + h, dx:dx + w]
+    x = padded[:, :, dy : dy + h, dx : dx + w]
     x = x * (0.6 + 0.8 * torch.rand(n, 1, 1, 1)) + 0.2 * (torch.rand(n, 1, 1, 1) - 0.5)
     x = x + 0.1 * torch.randn_like(x)
     s = max(1, h // 3)
     i, j = torch.randint(0, h - s + 1, (2,))
     mask = torch.rand(n, 1, 1, 1) < 0.5
-    x[:, :, i:i + s, j:j + s] = torch.where(mask, torch.zeros_like(x[:, :, i:i + s, j:j + s]), x[:, :, i:i + s, j:j + s])
+    x[:, :, i : i + s, j : j + s] = torch.where(
+        mask, torch.zeros_like(x[:, :, i : i + s, j : j + s]), x[:, :, i : i + s, j : j + s]
+    )
     return x
 
 
@@ -60,9 +61,14 @@ class Encoder(nn.Module):
     def __init__(self, width=64, out_dim=64):
         super().__init__()
         self.backbone = nn.Sequential(
-            nn.Conv2d(1, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(),
-            nn.Conv2d(width, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(),
-            nn.AdaptiveAvgPool2d(2), nn.Flatten(),
+            nn.Conv2d(1, width, 3, padding=1),
+            nn.BatchNorm2d(width),
+            nn.ReLU(),
+            nn.Conv2d(width, width, 3, padding=1),
+            nn.BatchNorm2d(width),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool2d(2),
+            nn.Flatten(),
         )
         self.head = nn.Sequential(nn.Linear(4 * width, 256), nn.BatchNorm1d(256), nn.ReLU(), nn.Linear(256, out_dim))
 
@@ -91,7 +97,7 @@ def pretrain(name, loss_fn, x, args):
 @torch.no_grad()
 def features(model, x):
     model.eval()
-    return torch.cat([model.backbone(x[i:i + 512]) for i in range(0, len(x), 512)]).numpy()
+    return torch.cat([model.backbone(x[i : i + 512]) for i in range(0, len(x), 512)]).numpy()
 
 
 def evaluate(model, x_train, y_train, x_test, y_test):
@@ -118,8 +124,9 @@ def few_label_probe(f_train, y_train, f_test, y_test, per_class=5, draws=5):
     scores = []
     for draw in range(draws):
         rng = np.random.default_rng(draw)
-        idx = np.concatenate([rng.choice(np.flatnonzero(y_train == c), per_class, replace=False)
-                              for c in np.unique(y_train)])
+        idx = np.concatenate(
+            [rng.choice(np.flatnonzero(y_train == c), per_class, replace=False) for c in np.unique(y_train)]
+        )
         scaler = StandardScaler().fit(f_train[idx])
         probe = LogisticRegression(max_iter=2000).fit(scaler.transform(f_train[idx]), y_train[idx])
         scores.append(probe.score(scaler.transform(f_test), y_test))
@@ -183,8 +190,10 @@ def main():
     torch.manual_seed(args.seed)
     scores["random init"] = evaluate(Encoder(), x_train, y_train, x_test, y_test)
 
-    print(f"\n{args.dataset}: {len(x_train)} train / {len(x_test)} test images, {args.epochs} epochs, "
-          f"batch {args.batch_size}, seed {args.seed}")
+    print(
+        f"\n{args.dataset}: {len(x_train)} train / {len(x_test)} test images, {args.epochs} epochs, "
+        f"batch {args.batch_size}, seed {args.seed}"
+    )
     print("| objective | linear probe top-1 (all labels) | kNN top-1 | linear probe top-1 (5 labels/class) |")
     print("|---|---:|---:|---:|")
     for name, (linear, knn, few) in scores.items():

@@ -20,6 +20,7 @@ presets come from ``RPCLoss.from_paper``.
 >>> loss.dim()
 0
 """
+
 from ._validation import check_embeddings
 from .fused_statistics import view_statistics
 from .knobs import OBJECTIVE_KNOBS, objective_options

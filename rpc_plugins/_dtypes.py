@@ -4,6 +4,7 @@ fp16/bf16 scores or embeddings are upcast to float32 before any sum of scores or
 (a sum of thousands of squared bf16 values loses every digit), so losses and moments come back as
 float32; float32 and float64 inputs keep their dtype.
 """
+
 import torch
 from torch import Tensor
 

@@ -21,6 +21,7 @@ an elementwise pass than inside the product). Used for float32/float64 inputs ou
 ``fused_statistics``. With the opt-in C++ kernel enabled (``cpu_kernel``), each worker thread's
 rows go to ``_fused_cpu.cpp`` instead: the same steps, each row's elementwise work fused.
 """
+
 from concurrent.futures import ThreadPoolExecutor
 
 import torch
@@ -85,8 +86,9 @@ def forward(a: Tensor, b: Tensor, normalize: bool, rows: int, kernel=None):
 
     def work(start: int, stop: int) -> Tensor:
         if kernel is not None:
-            return kernel.forward_range(a, b, norm_a, norm_b, dots, start, stop, rows, normalize,
-                                        _FP32_PRODUCTS_PER_FLUSH)
+            return kernel.forward_range(
+                a, b, norm_a, norm_b, dots, start, stop, rows, normalize, _FP32_PRODUCTS_PER_FLUSH
+            )
         buf = torch.empty(2 * rows, d + 1, dtype=dt, device=dev)
         buf[:, d] = 1
         tmp = torch.empty(rows, d, dtype=dt, device=dev)
@@ -96,7 +98,7 @@ def forward(a: Tensor, b: Tensor, normalize: bool, rows: int, kernel=None):
         pending = 0
         for a_c, b_c, na, nb, p in _chunks(rows, start, stop, a, b, norm_a, norm_b, dots):
             r = a_c.shape[0]
-            u, v = buf[:r, :d], buf[r:2 * r, :d]
+            u, v = buf[:r, :d], buf[r : 2 * r, :d]
             for x, norm, out in ((a_c, na, u), (b_c, nb, v)):
                 _row_norms(x, norm)
                 if normalize:
@@ -104,7 +106,7 @@ def forward(a: Tensor, b: Tensor, normalize: bool, rows: int, kernel=None):
                     torch.div(x, denom[:r], out=out)
                 else:
                     out.copy_(x)
-            block = buf[:2 * r]
+            block = buf[: 2 * r]
             torch.addmm(part, block.t(), block, out=part)  # += [G_u + G_v, column sums; ., 2r]
             pending += 1
             if pending == _FP32_PRODUCTS_PER_FLUSH:
@@ -168,9 +170,26 @@ def backward(a: Tensor, b: Tensor, saved, normalize: bool, rows: int, kernel, gr
         none = a.new_empty(0)
 
         def kernel_work(start: int, stop: int) -> None:
-            kernel.backward_range(a, b, none if grad_a is None else grad_a, none if grad_b is None else grad_b,
-                                  weights, s_a, scale2_a, c0_a, k_a, s_b, scale2_b, c0_b, k_b, partner,
-                                  start, stop, rows, normalize)
+            kernel.backward_range(
+                a,
+                b,
+                none if grad_a is None else grad_a,
+                none if grad_b is None else grad_b,
+                weights,
+                s_a,
+                scale2_a,
+                c0_a,
+                k_a,
+                s_b,
+                scale2_b,
+                c0_b,
+                k_b,
+                partner,
+                start,
+                stop,
+                rows,
+                normalize,
+            )
 
         _in_parallel(n, rows, kernel_work)
         return grad_a, grad_b
@@ -190,7 +209,7 @@ def backward(a: Tensor, b: Tensor, saved, normalize: bool, rows: int, kernel, gr
         for chunk in _chunks(rows, start, stop, *flat):  # both views per chunk: each row read once
             e_c = chunk[-1][:, None]
             for j in range(len(views)):
-                x, other, g, s_c, s2_c, c0_c, k_c = chunk[7 * j:7 * j + 7]
+                x, other, g, s_c, s2_c, c0_c, k_c = chunk[7 * j : 7 * j + 7]
                 r = x.shape[0]
                 z = prod[:r]
                 if normalize:

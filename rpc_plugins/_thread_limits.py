@@ -13,6 +13,7 @@ changes nothing and the caller runs its work in the calling thread as it is.
 >>> inside == (1 if limited else before), torch.get_num_threads() == before
 (True, True)
 """
+
 import contextlib
 import ctypes
 import os

@@ -3,6 +3,7 @@
 Every check raises ``ValueError`` with a message that names the offending argument, so that a bad
 batch never turns silently into a NaN loss.
 """
+
 from typing import Optional
 
 import torch
@@ -145,8 +146,9 @@ def check_embeddings(out0: Tensor, out1: Tensor, negatives: Optional[Tensor] = N
     check_values(check_finite, {"out0": out0, "out1": out1, "negatives": negatives})
 
 
-def check_scores(pos: Tensor, neg: Tensor, neg_mask: Optional[Tensor], pos_mask: Optional[Tensor] = None,
-                 check_finite="auto") -> None:
+def check_scores(
+    pos: Tensor, neg: Tensor, neg_mask: Optional[Tensor], pos_mask: Optional[Tensor] = None, check_finite="auto"
+) -> None:
     """Validate per-anchor scores: ``pos (A,)`` (or ``(A, P)`` with ``pos_mask (A, P)`` bool), ``neg (A, K)``,
     ``neg_mask (A, K)`` bool or None; NaN/Inf values under the ``check_finite`` policy."""
     check_floating("pos", pos)

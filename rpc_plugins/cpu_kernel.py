@@ -17,6 +17,7 @@ the cached build. Float32/float64 contiguous inputs use it, anything else stays 
 >>> cpu_kernel.is_enabled()
 False
 """
+
 import hashlib
 import os
 import threading

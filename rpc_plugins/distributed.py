@@ -6,6 +6,7 @@ whose input gradient is ``world_size`` times the single-process one, which DDP's
 Written here (not ``torch.distributed.nn``) so the same code runs on torch 1.9 to 2.x: torch
 1.9.1's ``all_gather`` backward returns garbage for non-contiguous gradients.
 """
+
 import torch
 import torch.distributed as dist
 from torch import Tensor
@@ -54,7 +55,7 @@ class _AllGather(torch.autograd.Function):
     def backward(ctx, grad: Tensor) -> Tensor:  # type: ignore[override]
         grad = grad.clone().contiguous()
         dist.all_reduce(grad)
-        return grad[ctx.rank * ctx.n:(ctx.rank + 1) * ctx.n]
+        return grad[ctx.rank * ctx.n : (ctx.rank + 1) * ctx.n]
 
 
 def all_reduce_sum(x: Tensor) -> Tensor:

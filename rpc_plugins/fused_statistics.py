@@ -34,6 +34,7 @@ kernel (``cpu_kernel``).
 >>> s.total.tolist(), float(s.pos_sum), float(s.self_sq)
 ([2.0, 2.0], 4.0, 4.0)
 """
+
 from typing import NamedTuple, Optional
 
 import torch
@@ -44,8 +45,8 @@ from ._dtypes import accumulation_dtype
 
 _EXACT = torch.float64
 _EPS = 1e-12  # F.normalize's default
-_CHUNK_BYTES = 2 ** 21  # rows per chunk (simple path): about 2 MiB of one view in the compute dtype
-_FAST_CHUNK_BYTES = 2 ** 20  # chunked path: the [u; v | 1] buffer of a chunk, to stay in the L2 cache
+_CHUNK_BYTES = 2**21  # rows per chunk (simple path): about 2 MiB of one view in the compute dtype
+_FAST_CHUNK_BYTES = 2**20  # chunked path: the [u; v | 1] buffer of a chunk, to stay in the L2 cache
 
 
 class AnchorSums(NamedTuple):
@@ -87,8 +88,13 @@ def _normalised(rows: Tensor, normalize: bool):
 def _fast_rows(a: Tensor, b: Optional[Tensor]) -> int:
     """Rows per chunk of the eager chunked kernels, or 0 where the simple formulation is used
     (one view, low-precision inputs, torch.compile)."""
-    if b is None or a.dtype not in (torch.float32, torch.float64) or b.dtype != a.dtype or _is_compiling() \
-            or a.device.type != "cpu":
+    if (
+        b is None
+        or a.dtype not in (torch.float32, torch.float64)
+        or b.dtype != a.dtype
+        or _is_compiling()
+        or a.device.type != "cpu"
+    ):
         return 0
     itemsize = torch.finfo(a.dtype).bits // 8
     return max(64, _FAST_CHUNK_BYTES // (2 * (a.shape[1] + 1) * itemsize))
@@ -148,14 +154,14 @@ class _ViewStatistics(torch.autograd.Function):
         sums = torch.zeros(4, dtype=_EXACT, device=a.device)  # self_sum, self_sq, pos_sum, pos_sq
         denoms, sq_norms, dots = [], [], []
         for start in range(0, n, chunk):
-            u, denom_u, n2_u = _normalised(a[start:start + chunk].to(compute), normalize)
+            u, denom_u, n2_u = _normalised(a[start : start + chunk].to(compute), normalize)
             part_gram = u.t() @ u
             part_total = u.sum(0)
             part_self = torch.stack([n2_u.sum(), (n2_u * n2_u).sum()])
             denoms.append(denom_u)
             sq_norms.append(n2_u)
             if b is not None:
-                v, denom_v, n2_v = _normalised(b[start:start + chunk].to(compute), normalize)
+                v, denom_v, n2_v = _normalised(b[start : start + chunk].to(compute), normalize)
                 part_gram = torch.addmm(part_gram, v.t(), v)
                 part_total = part_total + v.sum(0)
                 part_self = part_self + torch.stack([n2_v.sum(), (n2_v * n2_v).sum()])
@@ -184,8 +190,17 @@ class _ViewStatistics(torch.autograd.Function):
         if ctx.fast_rows:
             a, b, *vectors = ctx.saved_tensors
             grads = (g_total, g_gram, g_self, g_selfsq, g_pos, g_possq)
-            grad_a, grad_b = _fused_chunks.backward(a, b, vectors, ctx.normalize, ctx.fast_rows, ctx.kernel, grads,
-                                                    ctx.needs_input_grad[0], ctx.needs_input_grad[1])
+            grad_a, grad_b = _fused_chunks.backward(
+                a,
+                b,
+                vectors,
+                ctx.normalize,
+                ctx.fast_rows,
+                ctx.kernel,
+                grads,
+                ctx.needs_input_grad[0],
+                ctx.needs_input_grad[1],
+            )
             return grad_a, grad_b, None
         saved = list(ctx.saved_tensors)
         a = saved.pop(0)
@@ -213,9 +228,9 @@ class _ViewStatistics(torch.autograd.Function):
             views = []
             for view, (x, _, j) in enumerate(rows_per_view):
                 lo = offset + j * size
-                denom = denoms[lo:lo + size] if denoms is not None else None
+                denom = denoms[lo : lo + size] if denoms is not None else None
                 rows = x[start:stop].to(compute)
-                views.append((rows / denom[:, None] if denom is not None else rows, denom, sq_norms[lo:lo + size]))
+                views.append((rows / denom[:, None] if denom is not None else rows, denom, sq_norms[lo : lo + size]))
             p = dots[start:stop] if dots is not None else None
             for view, (x, grad, j) in enumerate(rows_per_view):
                 if grad is None:

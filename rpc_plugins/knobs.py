@@ -12,6 +12,7 @@ scores takes none of them.
 >>> objective_options("mio", {"l2_weight": 0.5}, temperature=0.2)
 {'pos_temperature': 0.2, 'neg_temperature': 0.2, 'l2_weight': 0.5}
 """
+
 from typing import Dict, Mapping, Optional, Tuple
 
 from ._validation import check_nonnegative, check_positive

@@ -10,6 +10,7 @@ sum, the sum of squares and the count of each set. Moments add, so a batch can b
 (dense from a score matrix, from Gram matrices without any N x N matrix, or per rank and then
 all-reduced) and the pieces summed. ``rpc_loss_from_moments`` turns the moments into the loss -J.
 """
+
 from typing import NamedTuple, Optional, Union
 
 import torch
@@ -48,8 +49,15 @@ class ScoreMoments(NamedTuple):
         return ScoreMoments._make(a + b for a, b in zip(self, other))
 
     @classmethod
-    def from_scores(cls, pos: Tensor, neg: Tensor, neg_mask: Optional[Tensor] = None,
-                    pos_mask: Optional[Tensor] = None, *, check_finite="auto") -> "ScoreMoments":
+    def from_scores(
+        cls,
+        pos: Tensor,
+        neg: Tensor,
+        neg_mask: Optional[Tensor] = None,
+        pos_mask: Optional[Tensor] = None,
+        *,
+        check_finite="auto",
+    ) -> "ScoreMoments":
         """Dense filler: moments of the positive scores and of the valid entries of ``neg (A, K)``.
 
         ``pos (A,)`` holds one positive per anchor; with ``pos_mask (A, P)`` bool, ``pos (A, P)`` holds
@@ -107,8 +115,12 @@ def _compiling() -> bool:
     return _is_compiling()
 
 
-def rpc_loss_from_moments(moments: ScoreMoments, alpha: float = RPC_DEFAULTS["alpha"],
-                          beta: float = RPC_DEFAULTS["beta"], gamma: float = RPC_DEFAULTS["gamma"]) -> Tensor:
+def rpc_loss_from_moments(
+    moments: ScoreMoments,
+    alpha: float = RPC_DEFAULTS["alpha"],
+    beta: float = RPC_DEFAULTS["beta"],
+    gamma: float = RPC_DEFAULTS["gamma"],
+) -> Tensor:
     """RPC's loss -J_RPC from the score moments (Tsai et al. 2021, eq. 2; same sign as ``RPCLoss`` and ``rpc_loss``).
 
     Counts may be Python numbers (the two-view losses take them from shapes) or tensors. With no

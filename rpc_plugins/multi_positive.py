@@ -23,6 +23,7 @@ reads its moments straight from the masks (``ScoreMoments.from_scores`` with ``p
 >>> float(multi_positive_loss("rpc", scores, pos, neg, alpha=0.0, beta=0.0, gamma=0.0))  # -E_P[f]
 -2.0
 """
+
 import warnings
 from typing import Optional
 
@@ -80,8 +81,14 @@ def _rows(values: Tensor, rows: int):
     return padded.view(rows, width), valid.view(rows, width)
 
 
-def multi_positive_loss(objective: str, scores: Tensor, pos_mask: Tensor, neg_mask: Tensor,
-                        neg_scores: Optional[Tensor] = None, **hyperparameters) -> Tensor:
+def multi_positive_loss(
+    objective: str,
+    scores: Tensor,
+    pos_mask: Tensor,
+    neg_mask: Tensor,
+    neg_scores: Optional[Tensor] = None,
+    **hyperparameters,
+) -> Tensor:
     """Loss of ``objective`` on ``scores (A, C)`` with positives ``pos_mask`` and negatives ``neg_mask`` (bool (A, C)).
 
     ``neg_scores`` (default ``scores``) scores the negative pairs when they use another critic scale (MIO's
@@ -106,8 +113,10 @@ def multi_positive_loss(objective: str, scores: Tensor, pos_mask: Tensor, neg_ma
         return multi_positive_infonce(scores, pos_mask, neg_mask)
     no_negatives = scores.device.type == "cpu" and not bool(neg_mask.any())  # one image, one rank
     if no_negatives:
-        warnings.warn(f"multi_positive_loss({objective!r}): no negative pair in this batch; the negative terms "
-                      "are taken as 0", NoNegativesWarning)
+        warnings.warn(
+            f"multi_positive_loss({objective!r}): no negative pair in this batch; the negative terms are taken as 0",
+            NoNegativesWarning,
+        )
     if objective == "rpc":  # moments straight from the masks: no boolean indexing, no host synchronisation
         moments = ScoreMoments.from_scores(scores, neg_scores, neg_mask, pos_mask=pos_mask, check_finite=False)
         return rpc_loss_from_moments(moments, **hyperparameters).to(scores.dtype)

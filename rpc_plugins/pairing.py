@@ -11,6 +11,7 @@ Two layouts are supported:
   positive then K distractors; ``-inf`` marks a distractor that equals the positive and must be
   dropped.
 """
+
 from typing import NamedTuple, Optional, Tuple
 
 import torch
@@ -46,8 +47,9 @@ def prepare_views(out0: Tensor, out1: Tensor, normalize: bool) -> Tuple[Tensor, 
     return z0, z1
 
 
-def two_view_pairs(z0: Tensor, z1: Tensor, all_z0: Optional[Tensor] = None, all_z1: Optional[Tensor] = None,
-                   offset: int = 0) -> TwoViewPairs:
+def two_view_pairs(
+    z0: Tensor, z1: Tensor, all_z0: Optional[Tensor] = None, all_z1: Optional[Tensor] = None, offset: int = 0
+) -> TwoViewPairs:
     """Arrange local views ``z0, z1 (n, D)`` against candidates.
 
     ``all_z0, all_z1 (N_total, D)`` are the views of every rank (default: the local ones) and
@@ -86,8 +88,9 @@ def two_view_pairs_across_ranks(z0: Tensor, z1: Tensor) -> TwoViewPairs:
     return two_view_pairs(z0, z1)
 
 
-def two_view_scores(pairs: TwoViewPairs, temperature: float, negatives: Optional[Tensor] = None,
-                    pos_temperature: Optional[float] = None) -> Tuple[Tensor, Tensor, Tensor]:
+def two_view_scores(
+    pairs: TwoViewPairs, temperature: float, negatives: Optional[Tensor] = None, pos_temperature: Optional[float] = None
+) -> Tuple[Tensor, Tensor, Tensor]:
     """Dense scores of the 2N layout: ``pos (A,)``, ``neg (A, C [+ M])``, ``neg_mask``.
 
     f(x, y) = <x, y> / temperature; positives may use their own ``pos_temperature`` (MIO).
@@ -107,8 +110,9 @@ def two_view_scores(pairs: TwoViewPairs, temperature: float, negatives: Optional
     neg = scores / temperature
     if negatives is not None:
         neg = torch.cat([neg, pairs.anchors @ negatives.t() / temperature], dim=1)
-        mask = torch.cat([mask, torch.ones(mask.shape[0], negatives.shape[0], dtype=torch.bool,
-                                           device=mask.device)], dim=1)
+        mask = torch.cat(
+            [mask, torch.ones(mask.shape[0], negatives.shape[0], dtype=torch.bool, device=mask.device)], dim=1
+        )
     return pos, neg, mask
 
 

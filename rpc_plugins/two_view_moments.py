@@ -28,6 +28,7 @@ count, and removing the large self/positive terms does not cancel away the negat
 (tests/test_gram.py, at 1, 2 and 16 threads). Counts are Python numbers taken from shapes (tensors
 once all-reduced): nothing here reads a tensor value on the host.
 """
+
 from typing import Optional
 
 import torch
@@ -42,9 +43,17 @@ _EXACT = torch.float64
 REDUCTIONS = ("local", "gather", "all_reduce")
 
 
-def embedding_moments(out0: Tensor, out1: Tensor, temperature: float, normalize: bool = True,
-                      negatives: Optional[Tensor] = None, *, in_batch: bool = True, reduction: str = "local",
-                      method: str = "auto") -> ScoreMoments:
+def embedding_moments(
+    out0: Tensor,
+    out1: Tensor,
+    temperature: float,
+    normalize: bool = True,
+    negatives: Optional[Tensor] = None,
+    *,
+    in_batch: bool = True,
+    reduction: str = "local",
+    method: str = "auto",
+) -> ScoreMoments:
     """ScoreMoments of the critic <x, y> / ``temperature`` on views ``out0, out1 (N, D)`` (float64 sums).
 
     Args:
@@ -100,22 +109,36 @@ def embedding_moments(out0: Tensor, out1: Tensor, temperature: float, normalize:
     return moments
 
 
-def _dense(out0: Tensor, out1: Tensor, temperature: float, normalize: bool, negatives: Optional[Tensor],
-           in_batch: bool, gather: bool) -> ScoreMoments:
+def _dense(
+    out0: Tensor,
+    out1: Tensor,
+    temperature: float,
+    normalize: bool,
+    negatives: Optional[Tensor],
+    in_batch: bool,
+    gather: bool,
+) -> ScoreMoments:
     """The reference path: ``from_scores`` of the masked score matrix (counts from the mask)."""
     z0, z1 = prepare_views(out0, out1, normalize)
     if negatives is not None:
         negatives = negatives.to(z0.dtype)
         negatives = torch.nn.functional.normalize(negatives, dim=1) if normalize else negatives
     if not in_batch and negatives is not None:
-        return ScoreMoments.from_scores((z0 * z1).sum(1) / temperature, z0 @ negatives.t() / temperature,
-                                        check_finite=False)
+        return ScoreMoments.from_scores(
+            (z0 * z1).sum(1) / temperature, z0 @ negatives.t() / temperature, check_finite=False
+        )
     pairs = two_view_pairs_across_ranks(z0, z1) if gather else two_view_pairs(z0, z1)
     return ScoreMoments.from_scores(*two_view_scores(pairs, temperature, negatives), check_finite=False)
 
 
-def _assemble(anchor: AnchorSums, n_anchor: int, temperature: float, candidates: Optional[tuple],
-              bank: Optional[Tensor], normalize: bool) -> ScoreMoments:
+def _assemble(
+    anchor: AnchorSums,
+    n_anchor: int,
+    temperature: float,
+    candidates: Optional[tuple],
+    bank: Optional[Tensor],
+    normalize: bool,
+) -> ScoreMoments:
     """Moments from fused sums. ``candidates = (total, gram, count)``: in-batch candidates that hold
     every anchor and its partner (positives: the partners; negatives: the rest; without candidates the
     positive moments are 0); ``bank (M, D)``: further negatives of every anchor."""
@@ -124,17 +147,18 @@ def _assemble(anchor: AnchorSums, n_anchor: int, temperature: float, candidates:
     moments = ScoreMoments(zero, zero, 0, zero, zero, 0)
     if candidates is not None:
         total, gram, count = candidates
-        pos_sum, pos_sq = anchor.pos_sum / t, anchor.pos_sq / t ** 2
+        pos_sum, pos_sq = anchor.pos_sum / t, anchor.pos_sq / t**2
         moments = ScoreMoments(
             pos_sum=pos_sum,
             pos_sq_sum=pos_sq,
             pos_count=n_anchor,
             neg_sum=anchor.total @ total / t - anchor.self_sum / t - pos_sum,
-            neg_sq_sum=(anchor.gram * gram).sum() / t ** 2 - anchor.self_sq / t ** 2 - pos_sq,
+            neg_sq_sum=(anchor.gram * gram).sum() / t**2 - anchor.self_sq / t**2 - pos_sq,
             neg_count=n_anchor * (count - 2),
         )
     if bank is not None:  # every anchor against every bank row: sum_ik f = (sum a).(sum q) / T, etc.
         q = view_statistics(bank, None, normalize)
-        moments = moments + ScoreMoments(zero, zero, 0, anchor.total @ q.total / t, (anchor.gram * q.gram).sum() / t ** 2,
-                                         n_anchor * bank.shape[0])
+        moments = moments + ScoreMoments(
+            zero, zero, 0, anchor.total @ q.total / t, (anchor.gram * q.gram).sum() / t**2, n_anchor * bank.shape[0]
+        )
     return moments

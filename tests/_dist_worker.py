@@ -1,4 +1,5 @@
 """Worker run by tests/test_distributed.py in each gloo process (importable for spawn)."""
+
 import os
 
 import torch
@@ -14,7 +15,11 @@ def global_batch(world_size, seed=0, n_per_rank=N_PER_RANK):
     g = torch.Generator().manual_seed(seed)
     n = n_per_rank * world_size
     out0 = torch.randn(n, DIM, generator=g, dtype=torch.float64)
-    return out0, out0 + 0.5 * torch.randn(n, DIM, generator=g, dtype=torch.float64), torch.randn(3, DIM, generator=g, dtype=torch.float64)
+    return (
+        out0,
+        out0 + 0.5 * torch.randn(n, DIM, generator=g, dtype=torch.float64),
+        torch.randn(3, DIM, generator=g, dtype=torch.float64),
+    )
 
 
 def loss_functions():
@@ -23,8 +28,9 @@ def loss_functions():
     for method in ("dense", "gram"):
         cases[f"rpc-gather-{method}"] = lambda g, m=method: rp.RPCLoss(gather_distributed=g, method=m, temperature=0.5)
     cases["rpc-moments"] = lambda g: rp.RPCLoss(gather_distributed=g, distributed_mode="moments", temperature=0.5)
-    cases["rpc-moments-unnormalised"] = lambda g: rp.RPCLoss(gather_distributed=g, distributed_mode="moments",
-                                                            normalize=False, temperature=4.0)
+    cases["rpc-moments-unnormalised"] = lambda g: rp.RPCLoss(
+        gather_distributed=g, distributed_mode="moments", normalize=False, temperature=4.0
+    )
     cases["rpc-moments-queue"] = QueueRPC
     for name in ("infonce", "mio", "js", "nwj"):
         cases[name] = lambda g, o=name: rp.ContrastiveLoss(o, gather_distributed=g)
@@ -102,5 +108,7 @@ def ddp_training(world_size, rank):
     for mode in ("gather", "moments"):
         model, batches = ddp_model_and_batches(world_size, rank)
         ddp = torch.nn.parallel.DistributedDataParallel(model)
-        params[mode] = train_steps(ddp, batches, rp.RPCLoss(gather_distributed=True, distributed_mode=mode, temperature=0.5))
+        params[mode] = train_steps(
+            ddp, batches, rp.RPCLoss(gather_distributed=True, distributed_mode=mode, temperature=0.5)
+        )
     return params

@@ -1,5 +1,6 @@
 """Hypothesis settings: under CI (CI=true) examples are derandomized, so a landing run sees the same cases
 as the run before it and a failure reproduces; locally every run explores new examples."""
+
 import os
 
 from hypothesis import settings

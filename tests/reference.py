@@ -2,6 +2,7 @@
 
 They share nothing with the package's vectorised code, so agreement is evidence.
 """
+
 import math
 
 import torch
@@ -10,8 +11,13 @@ import torch
 def _valid_negatives(neg, mask):
     out = []
     for i in range(neg.shape[0]):
-        out.append([neg[i, k] for k in range(neg.shape[1])
-                    if (mask is None or bool(mask[i, k])) and float(neg[i, k]) != float("-inf")])
+        out.append(
+            [
+                neg[i, k]
+                for k in range(neg.shape[1])
+                if (mask is None or bool(mask[i, k])) and float(neg[i, k]) != float("-inf")
+            ]
+        )
     return out
 
 
@@ -22,8 +28,12 @@ def _mean(values):
 def rpc(pos, neg, mask=None, alpha=0.3, beta=0.01, gamma=0.1):
     negs = [v for row in _valid_negatives(neg, mask) for v in row]
     poss = list(pos)
-    j = _mean(poss) - alpha * _mean(negs) - beta / 2 * _mean([p * p for p in poss]) \
+    j = (
+        _mean(poss)
+        - alpha * _mean(negs)
+        - beta / 2 * _mean([p * p for p in poss])
         - gamma / 2 * _mean([v * v for v in negs])
+    )
     return -j
 
 

@@ -1,4 +1,5 @@
 """Under autocast the loss runs in float32 and stays close to the float32 result."""
+
 import pytest
 import torch
 

@@ -6,6 +6,7 @@ clamped rows, one view without gradient, raw rows), float32 within the float64 t
 precision tests at 1, 2 and 16 threads, and the fallbacks: non-contiguous inputs, ``disable``, and a
 build that fails (a clear error, or one warning when asked for through the environment).
 """
+
 import pytest
 import torch
 
@@ -81,8 +82,9 @@ def test_kernel_fp32_matches_fp64(kernel, threads):
             for normalize, temperature in [(True, 0.1), (True, 0.01), (False, 128.0)]:
                 got = rp.RPCLoss(temperature=temperature, normalize=normalize, method="gram")(out0, out1)
                 want = reference_fp64_loss(n, temperature, normalize)
-                torch.testing.assert_close(got.double(), want, rtol=FP32_RTOL, atol=0.0,
-                                           msg=f"n={n}, normalize={normalize}, {threads} threads")
+                torch.testing.assert_close(
+                    got.double(), want, rtol=FP32_RTOL, atol=0.0, msg=f"n={n}, normalize={normalize}, {threads} threads"
+                )
     finally:
         torch.set_num_threads(before)
 

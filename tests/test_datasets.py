@@ -1,4 +1,5 @@
 """rpc_datasets: the IDX reader lives outside the torch-only core (no torch import needed)."""
+
 import gzip
 import subprocess
 import sys
@@ -28,6 +29,8 @@ def test_rejects_a_non_byte_idx_file(tmp_path):
 
 
 def test_core_no_longer_ships_it_and_does_not_import_it():
-    code = "import sys, rpc_plugins; assert 'rpc_datasets' not in sys.modules; import importlib.util as u; " \
-           "assert u.find_spec('rpc_plugins.idx') is None"
+    code = (
+        "import sys, rpc_plugins; assert 'rpc_datasets' not in sys.modules; import importlib.util as u; "
+        "assert u.find_spec('rpc_plugins.idx') is None"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

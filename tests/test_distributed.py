@@ -4,6 +4,7 @@ Convention (lightly's GatherLayer, and DDP): each rank's input gradient is world
 single-process gradient of its slice; DDP's gradient averaging then reproduces the single-process
 parameter update exactly, which ``ddp-params`` checks end to end.
 """
+
 import os
 
 import pytest

@@ -1,5 +1,6 @@
 """embedding_moments (every layout, both paths) and from_scores (multi-positive, empty negatives) against
 loop references written from the definitions of the six moments; float64, so 1e-10 relative."""
+
 import pytest
 import torch
 
@@ -77,13 +78,16 @@ def test_reductions_without_torch_distributed_are_local():
         assert_moments(got, [float(v) for v in local])
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    (dict(reduction="ring"), "reduction must be one of"),
-    (dict(in_batch=False), "needs negatives with at least one row"),
-    (dict(in_batch=False, negatives=torch.zeros(0, 4)), "needs negatives with at least one row"),
-    (dict(in_batch=False, negatives=torch.ones(2, 4), reduction="gather"), "needs in_batch=True"),
-    (dict(method="fast"), "method must be"),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (dict(reduction="ring"), "reduction must be one of"),
+        (dict(in_batch=False), "needs negatives with at least one row"),
+        (dict(in_batch=False, negatives=torch.zeros(0, 4)), "needs negatives with at least one row"),
+        (dict(in_batch=False, negatives=torch.ones(2, 4), reduction="gather"), "needs in_batch=True"),
+        (dict(method="fast"), "method must be"),
+    ],
+)
 def test_bad_arguments_name_the_problem(kwargs, message):
     with pytest.raises(ValueError, match=message):
         rp.embedding_moments(torch.randn(3, 4), torch.randn(3, 4), T, **kwargs)
@@ -98,8 +102,9 @@ def test_from_scores_pos_mask_pools_the_masked_positives():
     got = rp.ScoreMoments.from_scores(scores, neg, pos_mask=pos_mask)
     chosen = [float(scores[i, j]) for i in range(4) for j in range(6) if pos_mask[i, j]]
     negs = [float(v) for v in neg.reshape(-1)]
-    assert_moments(got, (sum(chosen), sum(f * f for f in chosen), len(chosen),
-                         sum(negs), sum(f * f for f in negs), len(negs)))
+    assert_moments(
+        got, (sum(chosen), sum(f * f for f in chosen), len(chosen), sum(negs), sum(f * f for f in negs), len(negs))
+    )
 
 
 def test_from_scores_empty_negatives_count_is_python_zero():
@@ -110,12 +115,15 @@ def test_from_scores_empty_negatives_count_is_python_zero():
     assert abs(float(loss) - -(0.5 - 0.1 * 2.5)) < 1e-12  # -(E_P f - beta/2 E_P f^2)
 
 
-@pytest.mark.parametrize("args,message", [
-    ((torch.randn(3, 2), torch.randn(3, 4)), "pos must be 1-D"),
-    ((torch.randn(3), torch.randn(3, 4), None, torch.ones(3, dtype=torch.bool)), "pos must be 2-D"),
-    ((torch.randn(3, 2), torch.randn(3, 4), None, torch.ones(3, 2)), "pos_mask must be a bool"),
-    ((torch.randn(3, 2), torch.randn(3, 4), None, torch.ones(3, 3, dtype=torch.bool)), "pos_mask shape"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        ((torch.randn(3, 2), torch.randn(3, 4)), "pos must be 1-D"),
+        ((torch.randn(3), torch.randn(3, 4), None, torch.ones(3, dtype=torch.bool)), "pos must be 2-D"),
+        ((torch.randn(3, 2), torch.randn(3, 4), None, torch.ones(3, 2)), "pos_mask must be a bool"),
+        ((torch.randn(3, 2), torch.randn(3, 4), None, torch.ones(3, 3, dtype=torch.bool)), "pos_mask shape"),
+    ],
+)
 def test_from_scores_bad_positives_name_the_problem(args, message):
     with pytest.raises(ValueError, match=message):
         rp.ScoreMoments.from_scores(*args)

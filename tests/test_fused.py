@@ -5,6 +5,7 @@ the loop reference), gradcheck, chunking invisible, normalisation's backward fol
 included), and what it keeps for the backward: the inputs and three N-vectors, no normalised or
 concatenated copy.
 """
+
 import pytest
 import torch
 from hypothesis import given, settings
@@ -29,7 +30,7 @@ def exact_at_score_scale(temperature, normalize, *embeddings):
     rows = torch.cat([x for x in embeddings if x is not None])
     norms = rows.norm(dim=1)
     max_score = 1.0 / temperature if normalize else float(norms.max()) ** 2 / temperature
-    term = max_score ** 2 / max(float(norms.min()), 1e-12)
+    term = max_score**2 / max(float(norms.min()), 1e-12)
     return dict(rtol=EXACT["rtol"], atol=max(EXACT["atol"], 1e-14 * term))
 
 
@@ -49,11 +50,17 @@ def loss_and_grads(loss_fn, out0, out1, negatives=None):
 
 
 @settings(max_examples=40, deadline=None)
-@given(n=st.integers(2, 30), d=st.integers(1, 40), extra=st.integers(0, 4), normalize=st.booleans(),
-       log_t=st.floats(-2, 2), seed=st.integers(0, 2 ** 16))
+@given(
+    n=st.integers(2, 30),
+    d=st.integers(1, 40),
+    extra=st.integers(0, 4),
+    normalize=st.booleans(),
+    log_t=st.floats(-2, 2),
+    seed=st.integers(0, 2**16),
+)
 def test_fused_equals_dense_fp64(n, d, extra, normalize, log_t, seed):
     out0, out1, negatives = views(n, d, seed, extra)
-    kw = dict(alpha=0.4, beta=0.05, gamma=0.7, temperature=10.0 ** log_t, normalize=normalize)
+    kw = dict(alpha=0.4, beta=0.05, gamma=0.7, temperature=10.0**log_t, normalize=normalize)
     dense = loss_and_grads(rp.RPCLoss(method="dense", **kw), out0, out1, negatives)
     fused = loss_and_grads(rp.RPCLoss(method="gram", **kw), out0, out1, negatives)
     tolerance = exact_at_score_scale(kw["temperature"], normalize, out0, out1, negatives)
@@ -65,8 +72,9 @@ def test_fused_equals_dense_fp64(n, d, extra, normalize, log_t, seed):
 @pytest.mark.parametrize("extra", [0, 3])
 def test_fused_matches_loop_reference(normalize, temperature, extra):
     out0, out1, negatives = views(5, 4, seed=extra, extra=extra)
-    want = reference.two_view_loss_loop("rpc", out0, out1, temperature, normalize, negatives,
-                                        alpha=0.3, beta=0.01, gamma=0.1)
+    want = reference.two_view_loss_loop(
+        "rpc", out0, out1, temperature, normalize, negatives, alpha=0.3, beta=0.01, gamma=0.1
+    )
     got = rp.RPCLoss(temperature=temperature, normalize=normalize, method="gram")(out0, out1, negatives)
     torch.testing.assert_close(got, torch.as_tensor(want), **EXACT)
 
@@ -176,4 +184,5 @@ def test_backward_keeps_no_copy_of_the_batch():
 
 HAS_HOOKS = hasattr(getattr(torch.autograd, "graph", None), "saved_tensors_hooks")
 test_backward_keeps_no_copy_of_the_batch = pytest.mark.skipif(
-    not HAS_HOOKS, reason="saved_tensors_hooks needs torch >= 1.10")(test_backward_keeps_no_copy_of_the_batch)
+    not HAS_HOOKS, reason="saved_tensors_hooks needs torch >= 1.10"
+)(test_backward_keeps_no_copy_of_the_batch)

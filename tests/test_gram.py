@@ -6,6 +6,7 @@ formed in float32 but every sum over rows or pairs is accumulated in float64 (th
 each score row in float32, then the rows in float64; the Gram path adds float32 chunk Gram matrices
 in float64), so neither the BLAS nor the thread count decides the digits.
 """
+
 import functools
 
 import pytest
@@ -38,7 +39,7 @@ def gram_moments(out0, out1, temperature, normalize, negatives=None):
     extra=st.integers(0, 5),
     normalize=st.booleans(),
     log_temperature=st.floats(-4, 4),
-    seed=st.integers(0, 2 ** 16),
+    seed=st.integers(0, 2**16),
 )
 def test_gram_equals_dense_fp64(n, d, extra, normalize, log_temperature, seed):
     if n == 1 and extra == 0:
@@ -46,7 +47,7 @@ def test_gram_equals_dense_fp64(n, d, extra, normalize, log_temperature, seed):
     g = torch.Generator().manual_seed(seed)
     out0, out1 = (torch.randn(n, d, generator=g, dtype=torch.float64) for _ in range(2))
     negatives = torch.randn(extra, d, generator=g, dtype=torch.float64) if extra else None
-    t = 10.0 ** log_temperature
+    t = 10.0**log_temperature
     dense = masked_dense_moments(out0, out1, t, normalize, negatives)
     gram = gram_moments(out0, out1, t, normalize, negatives)
     for name, a, b in zip(rp.ScoreMoments._fields, dense, gram):

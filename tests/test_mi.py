@@ -1,11 +1,21 @@
 """MI estimation: closed form of the Gaussian task, estimators vs loop references, a short training run."""
+
 import math
 
 import pytest
 import torch
 
-from rpc_plugins.mi import (ConcatCritic, SeparableCritic, estimate, gaussian, rpc_estimate, rpc_log_ratio,
-                            rpc_ratio, rpc_score_from_log_ratio, train_critic)
+from rpc_plugins.mi import (
+    ConcatCritic,
+    SeparableCritic,
+    estimate,
+    gaussian,
+    rpc_estimate,
+    rpc_log_ratio,
+    rpc_ratio,
+    rpc_score_from_log_ratio,
+    train_critic,
+)
 
 
 def test_gaussian_closed_form():
@@ -28,12 +38,22 @@ def test_log_ratio_matches_the_densities():
     cov = torch.eye(2 * dim, dtype=torch.float64)
     cov[:dim, dim:] = cov[dim:, :dim] = rho * torch.eye(dim, dtype=torch.float64)
     joint = torch.distributions.MultivariateNormal(torch.zeros(2 * dim, dtype=torch.float64), cov)
-    marg = torch.distributions.MultivariateNormal(torch.zeros(dim, dtype=torch.float64), torch.eye(dim, dtype=torch.float64))
-    want = torch.tensor([[float(joint.log_prob(torch.cat([x[i], y[j]])) - marg.log_prob(x[i]) - marg.log_prob(y[j]))
-                          for j in range(5)] for i in range(5)], dtype=torch.float64)
+    marg = torch.distributions.MultivariateNormal(
+        torch.zeros(dim, dtype=torch.float64), torch.eye(dim, dtype=torch.float64)
+    )
+    want = torch.tensor(
+        [
+            [
+                float(joint.log_prob(torch.cat([x[i], y[j]])) - marg.log_prob(x[i]) - marg.log_prob(y[j]))
+                for j in range(5)
+            ]
+            for i in range(5)
+        ],
+        dtype=torch.float64,
+    )
     torch.testing.assert_close(gaussian.log_ratio(x, y, mi, dim=dim), want, rtol=1e-10, atol=1e-10)
     # the cubic task's ratio is the Gaussian one at the cube root (an invertible map)
-    torch.testing.assert_close(gaussian.log_ratio(x, y ** 3, mi, dim=dim, cubic=True), want, rtol=1e-8, atol=1e-8)
+    torch.testing.assert_close(gaussian.log_ratio(x, y**3, mi, dim=dim, cubic=True), want, rtol=1e-8, atol=1e-8)
 
 
 def scores_matrix(b=6, seed=0):
@@ -46,13 +66,15 @@ def loop_estimates(s, alpha=1.0, beta=1e-4, gamma=1.0, clip=5.0, eps=1e-6):
     neg = [float(s[i, j]) for i in range(b) for j in range(b) if i != j]
     mean = lambda v: sum(v) / len(v)  # noqa: E731
     ratio = lambda f: (gamma * f + alpha) / (1 - beta * f)  # noqa: E731
+
     def log_r(f):  # f clamped to the optimal critic's range [-alpha/gamma, 1/beta], then each log's argument to >= eps
         f = max(min(f, 1 / beta), -alpha / gamma)
         return math.log(max(gamma * f + alpha, eps)) - math.log(max(1 - beta * f, eps))
+
     e_p = mean([log_r(v) for v in pos])
     return {
-        "infonce": math.log(b) + mean([s[i, i].item() - math.log(sum(math.exp(s[i, j].item()) for j in range(b)))
-                                       for i in range(b)]),
+        "infonce": math.log(b)
+        + mean([s[i, i].item() - math.log(sum(math.exp(s[i, j].item()) for j in range(b))) for i in range(b)]),
         "nwj": mean(pos) - math.exp(-1) * mean([math.exp(v) for v in neg]),
         "dv": mean(pos) - math.log(mean([math.exp(v) for v in neg])),
         "js": 1 + mean(pos) - mean([math.exp(v) for v in neg]),
@@ -60,7 +82,8 @@ def loop_estimates(s, alpha=1.0, beta=1e-4, gamma=1.0, clip=5.0, eps=1e-6):
         "rpc_batch_mean": math.log(max(ratio(mean(pos)), 1e-4)),
         "rpc_per_sample": e_p,
         "rpc_dv": e_p - math.log(mean([math.exp(log_r(v)) for v in neg])),
-        "rpc_dv_clip": e_p - math.log(mean([min(max(math.exp(log_r(v)), math.exp(-clip)), math.exp(clip)) for v in neg])),
+        "rpc_dv_clip": e_p
+        - math.log(mean([min(max(math.exp(log_r(v)), math.exp(-clip)), math.exp(clip)) for v in neg])),
     }
 
 
@@ -74,7 +97,9 @@ def test_estimators_match_loop_reference(seed, beta):
     for form in ("batch_mean", "per_sample", "dv", "dv_clip"):
         got = float(rpc_estimate(s, alpha=1.0, beta=beta, gamma=1.0, form=form))
         assert abs(got - want[f"rpc_{form}"]) < 1e-10, form
-    assert float(estimate("rpc", s, alpha=1.0, beta=beta, gamma=1.0)) == pytest.approx(want["rpc_per_sample"], abs=1e-10)
+    assert float(estimate("rpc", s, alpha=1.0, beta=beta, gamma=1.0)) == pytest.approx(
+        want["rpc_per_sample"], abs=1e-10
+    )
 
 
 def test_rpc_readouts_on_an_exact_ratio():
@@ -96,9 +121,9 @@ def test_rpc_log_ratio_never_nan():
     out = rpc_log_ratio(f, 1.0, 1e-4, 1.0)
     assert torch.isfinite(out).all()
     floor, ceiling = math.log(1e-6) - math.log(1 + 1e-4), math.log(1 + 1e4) - math.log(1e-6)
-    assert float(out[0]) == float(out[1]) == pytest.approx(floor)   # at or below -alpha/gamma: the floor
-    assert bool((out[1:] >= out[:-1]).all())   # monotone in f: a larger score never reads as a smaller ratio
-    assert float(out[-1]) == float(out[-2]) == pytest.approx(ceiling)   # at or above 1/beta: the ceiling
+    assert float(out[0]) == float(out[1]) == pytest.approx(floor)  # at or below -alpha/gamma: the floor
+    assert bool((out[1:] >= out[:-1]).all())  # monotone in f: a larger score never reads as a smaller ratio
+    assert float(out[-1]) == float(out[-2]) == pytest.approx(ceiling)  # at or above 1/beta: the ceiling
 
 
 def test_score_from_log_ratio_matches_formula_and_stays_finite():
@@ -107,8 +132,9 @@ def test_score_from_log_ratio_matches_formula_and_stays_finite():
         naive = (u.exp() - alpha) / (beta * u.exp() + gamma)
         torch.testing.assert_close(rpc_score_from_log_ratio(u, alpha, beta, gamma), naive, rtol=1e-12, atol=1e-12)
         if alpha > 0:  # the ratio the readout recovers is e^u (beta > 0: while f is distinguishable from 1/beta)
-            torch.testing.assert_close(rpc_log_ratio(rpc_score_from_log_ratio(u, alpha, beta, gamma), alpha, beta, gamma),
-                                       u, rtol=0, atol=1e-6)
+            torch.testing.assert_close(
+                rpc_log_ratio(rpc_score_from_log_ratio(u, alpha, beta, gamma), alpha, beta, gamma), u, rtol=0, atol=1e-6
+            )
     big = torch.tensor([-500.0, -90.0, 0.0, 90.0, 500.0], requires_grad=True)
     f = rpc_score_from_log_ratio(big, 1.0, 1e-4, 1.0)
     f.sum().backward()
@@ -125,7 +151,7 @@ def test_concat_critic_decomposition_is_exact():
     torch.testing.assert_close(fast, naive, rtol=1e-12, atol=1e-12)
     for i, j in ((0, 0), (2, 5), (5, 1)):  # and the naive one is the MLP on [x_i, y_j]
         torch.testing.assert_close(naive[i, j], c.net(torch.cat([x[i], y[j]])).squeeze(), rtol=1e-12, atol=1e-12)
-    g_fast = torch.autograd.grad((fast ** 2).sum(), list(c.parameters()))
+    g_fast = torch.autograd.grad((fast**2).sum(), list(c.parameters()))
     g_naive = torch.autograd.grad((c.naive(x, y) ** 2).sum(), list(c.parameters()))
     for a, b in zip(g_fast, g_naive):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)

@@ -1,5 +1,6 @@
 """rpc_plugins.multi_positive: objectives on a score matrix with several positives per anchor, against loop
 references written from the formulas (float64), the two-view losses, and the score-level objectives."""
+
 import math
 
 import pytest
@@ -40,8 +41,12 @@ def loop_reference(name, scores, pos, neg, **h):
                 per_anchor.append(-math.log(sum(ps) / (sum(ps) + sum(ns))))
         return sum(per_anchor) / len(per_anchor)
     if name == "rpc":
-        return -(ep - h["alpha"] * sum(q) / len(q) - h["beta"] / 2 * sum(x * x for x in p) / len(p)
-                 - h["gamma"] / 2 * sum(x * x for x in q) / len(q))
+        return -(
+            ep
+            - h["alpha"] * sum(q) / len(q)
+            - h["beta"] / 2 * sum(x * x for x in p) / len(p)
+            - h["gamma"] / 2 * sum(x * x for x in q) / len(q)
+        )
     if name == "nwj":
         return -(ep - math.exp(-1) * sum(math.exp(x) for x in q) / len(q))
     if name == "dv":
@@ -120,15 +125,18 @@ def test_no_negatives_gives_positive_only_value_with_warning():
     assert float(multi_positive_loss("infonce", scores, pos, torch.zeros_like(pos))) == 0.0
 
 
-@pytest.mark.parametrize("bad,message", [
-    (lambda s, p, n: (s.long(), p, n), "floating-point"),
-    (lambda s, p, n: (s[0], p, n), "2-D"),
-    (lambda s, p, n: (s, p.float(), n), "pos_mask must be a bool"),
-    (lambda s, p, n: (s, p, n[:, :3]), "neg_mask shape"),
-    (lambda s, p, n: (s, p, n | p), "overlap"),
-    (lambda s, p, n: (s, torch.zeros_like(p), n), "no positive"),
-    (lambda s, p, n: (torch.where(p, torch.full_like(s, float("nan")), s), p, n), "NaN"),
-])
+@pytest.mark.parametrize(
+    "bad,message",
+    [
+        (lambda s, p, n: (s.long(), p, n), "floating-point"),
+        (lambda s, p, n: (s[0], p, n), "2-D"),
+        (lambda s, p, n: (s, p.float(), n), "pos_mask must be a bool"),
+        (lambda s, p, n: (s, p, n[:, :3]), "neg_mask shape"),
+        (lambda s, p, n: (s, p, n | p), "overlap"),
+        (lambda s, p, n: (s, torch.zeros_like(p), n), "no positive"),
+        (lambda s, p, n: (torch.where(p, torch.full_like(s, float("nan")), s), p, n), "NaN"),
+    ],
+)
 def test_bad_input_names_the_problem(bad, message):
     scores, pos, neg = random_problem(7)
     with pytest.raises(ValueError, match=message):

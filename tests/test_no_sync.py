@@ -6,6 +6,7 @@ tensors is therefore proof that nothing reads a value back, i.e. no device-to-ho
 ``torch.compile(fullgraph=True)`` of a whole training step is a second proof: a host read would
 be a graph break, which fullgraph turns into an error.
 """
+
 import math
 
 import pytest
@@ -19,8 +20,16 @@ needs_torch2 = pytest.mark.skipif(not TORCH2, reason="meta tensors through autog
 
 
 @needs_torch2
-@pytest.mark.parametrize("kwargs", [dict(), dict(method="gram"), dict(method="dense"), dict(normalize=False),
-                                    dict(method="gram", check_finite="async")])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(),
+        dict(method="gram"),
+        dict(method="dense"),
+        dict(normalize=False),
+        dict(method="gram", check_finite="async"),
+    ],
+)
 @pytest.mark.parametrize("extra", [0, 7])
 def test_forward_and_backward_read_no_value(kwargs, extra):
     out0 = torch.empty(64, 16, device="meta", requires_grad=True)
@@ -69,7 +78,7 @@ def test_check_finite_async_raises_on_cpu():
 
 
 def test_accelerator_policy_reads_nothing():
-    """"auto" checks CPU tensors eagerly and leaves every other device alone (no host wait)."""
+    """ "auto" checks CPU tensors eagerly and leaves every other device alone (no host wait)."""
     assert finite_check_mode("auto", torch.device("cpu")) == "sync"
     assert finite_check_mode("auto", torch.device("cuda", 0)) is None
     assert finite_check_mode(True, torch.device("cuda", 0)) == "sync"

@@ -1,4 +1,5 @@
 """Every objective against its loop reference, gradients, masking, dtype policy, registry."""
+
 import pytest
 import torch
 
@@ -100,7 +101,9 @@ def test_low_precision_scores_accumulate_in_float32(dtype):
 def test_rpc_moments_add_up():
     pos, neg, mask = random_scores(anchors=6, seed=10)
     whole = rp.ScoreMoments.from_scores(pos, neg, mask)
-    parts = rp.ScoreMoments.from_scores(pos[:2], neg[:2], mask[:2]) + rp.ScoreMoments.from_scores(pos[2:], neg[2:], mask[2:])
+    parts = rp.ScoreMoments.from_scores(pos[:2], neg[:2], mask[:2]) + rp.ScoreMoments.from_scores(
+        pos[2:], neg[2:], mask[2:]
+    )
     for a, b in zip(whole, parts):
         torch.testing.assert_close(a, b)
     loss = rp.rpc_loss_from_moments(parts, alpha=0.4, beta=0.05, gamma=0.7)

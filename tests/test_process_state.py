@@ -6,6 +6,7 @@ large loss runs forward and backward: that thread's own count, the count a threa
 gets, the inter-op count and the caller's count never change; the results equal the single-thread
 and the simple formulations'.
 """
+
 import contextlib
 import threading
 import time
@@ -81,7 +82,7 @@ def test_thread_counts_unchanged_while_a_large_loss_runs(monkeypatch, two_thread
     assert (len(workers) > 1) == _thread_limits.available()
     assert all(limit == _thread_limits.available() for _, limit in limited)
 
-    monkeypatch.setattr(fc, "_PARALLEL_MIN_CHUNKS", 10 ** 9)  # one range in the calling thread
+    monkeypatch.setattr(fc, "_PARALLEL_MIN_CHUNKS", 10**9)  # one range in the calling thread
     serial = loss_and_grads(loss_fn, out0, out1, negatives)
     monkeypatch.setattr(vs, "_fast_rows", lambda a, b: 0)  # the simple formulation
     simple = loss_and_grads(loss_fn, out0, out1, negatives)

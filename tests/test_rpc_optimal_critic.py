@@ -3,6 +3,7 @@
 Tsai et al. 2021, Lemma 1: with P = p(x, y) and Q = p(x) p(y), J(f) is a pointwise concave
 quadratic in f(x, y); its maximiser depends on the density ratio r = p / q only.
 """
+
 import itertools
 
 import pytest

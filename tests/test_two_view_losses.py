@@ -1,4 +1,5 @@
 """RPCLoss / ContrastiveLoss against the loop reference of the authors' SimCLR layout."""
+
 import pytest
 import torch
 
@@ -18,8 +19,9 @@ def test_rpc_loss_matches_loop_reference(method, normalize, temperature, extra):
     out0, out1 = views(seed=extra)
     negatives = torch.randn(extra, 5, dtype=torch.float64) if extra else None
     loss_fn = rp.RPCLoss(alpha=0.4, beta=0.05, gamma=0.7, temperature=temperature, normalize=normalize, method=method)
-    want = reference.two_view_loss_loop("rpc", out0, out1, temperature, normalize, negatives,
-                                        alpha=0.4, beta=0.05, gamma=0.7)
+    want = reference.two_view_loss_loop(
+        "rpc", out0, out1, temperature, normalize, negatives, alpha=0.4, beta=0.05, gamma=0.7
+    )
     torch.testing.assert_close(loss_fn(out0, out1, negatives), torch.as_tensor(want), rtol=1e-10, atol=1e-12)
 
 
@@ -27,8 +29,9 @@ def test_rpc_loss_matches_loop_reference(method, normalize, temperature, extra):
 def test_every_objective_matches_loop_reference(name):
     out0, out1 = views(n=5, d=4, seed=1)
     kw = {"rpc": dict(alpha=0.2, beta=0.1, gamma=0.3), "smile": dict(clip=2.0)}.get(name, {})
-    loss_fn = rp.ContrastiveLoss(name, temperature=0.5, **({} if name == "mio" else kw),
-                                 **({"l2_weight": 0.0} if name == "mio" else {}))
+    loss_fn = rp.ContrastiveLoss(
+        name, temperature=0.5, **({} if name == "mio" else kw), **({"l2_weight": 0.0} if name == "mio" else {})
+    )
     want = reference.two_view_loss_loop(name, out0, out1, 0.5, True, **kw)
     torch.testing.assert_close(loss_fn(out0, out1), torch.as_tensor(want), rtol=1e-10, atol=1e-12)
 
@@ -64,8 +67,12 @@ def nt_xent_lightly_semantics(out0, out1, temperature):
 @pytest.mark.parametrize("n", [2, 3, 8])
 def test_infonce_equals_nt_xent(n):
     out0, out1 = views(n=n, d=7, seed=n)
-    torch.testing.assert_close(rp.ContrastiveLoss("infonce", temperature=0.5)(out0, out1),
-                               nt_xent_lightly_semantics(out0, out1, 0.5), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(
+        rp.ContrastiveLoss("infonce", temperature=0.5)(out0, out1),
+        nt_xent_lightly_semantics(out0, out1, 0.5),
+        rtol=1e-12,
+        atol=1e-12,
+    )
 
 
 def test_mio_adds_l2_between_normalised_views():
@@ -145,6 +152,7 @@ def test_queue_loss_is_the_moco_layout(name):
 def test_hyperparameters_are_resolved():
     assert rp.ContrastiveLoss("rpc", alpha=0.2).hyperparameters == dict(alpha=0.2, beta=0.01, gamma=0.1)
     assert rp.ContrastiveLoss("mio", temperature=0.3).hyperparameters == dict(
-        pos_temperature=0.3, neg_temperature=0.3, l2_weight=1.0)
+        pos_temperature=0.3, neg_temperature=0.3, l2_weight=1.0
+    )
     assert rp.ContrastiveLoss("smile", clip=2.0).hyperparameters == dict(clip=2.0)
     assert rp.ContrastiveLoss("infonce").hyperparameters == {}

@@ -1,4 +1,5 @@
 """Bad input raises a ValueError that names the problem; nothing turns silently into NaN."""
+
 import warnings
 
 import pytest
@@ -30,16 +31,19 @@ def test_two_view_bad_inputs(name, out0, out1, message):
         rp.ContrastiveLoss(name)(out0, out1)
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    (dict(alpha=-0.1), "alpha must be finite and >= 0"),
-    (dict(beta=-1.0), "beta must be finite and >= 0"),
-    (dict(gamma=float("nan")), "gamma must be finite and >= 0"),
-    (dict(temperature=0.0), "temperature must be finite and > 1e-8"),
-    (dict(temperature=-0.5), "temperature"),
-    (dict(method="fast"), "method must be"),
-    (dict(distributed_mode="ring"), "distributed_mode must be"),
-    (dict(check_finite="maybe"), "check_finite must be"),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (dict(alpha=-0.1), "alpha must be finite and >= 0"),
+        (dict(beta=-1.0), "beta must be finite and >= 0"),
+        (dict(gamma=float("nan")), "gamma must be finite and >= 0"),
+        (dict(temperature=0.0), "temperature must be finite and > 1e-8"),
+        (dict(temperature=-0.5), "temperature"),
+        (dict(method="fast"), "method must be"),
+        (dict(distributed_mode="ring"), "distributed_mode must be"),
+        (dict(check_finite="maybe"), "check_finite must be"),
+    ],
+)
 def test_rpc_loss_bad_hyperparameters(kwargs, message):
     with pytest.raises(ValueError, match=message):
         rp.RPCLoss(**kwargs)
@@ -92,8 +96,10 @@ def test_no_negatives_warning_once_per_loss_class(monkeypatch):
         for _ in range(3):
             rp.ContrastiveLoss("js")(torch.randn(1, 3), torch.randn(1, 3))
             rp.RPCLoss()(torch.randn(1, 3), torch.randn(1, 3))
-    assert [str(w.message).split(":")[0] for w in caught if w.category is rp.NoNegativesWarning] == \
-        ["ContrastiveLoss('js')", "RPCLoss"]
+    assert [str(w.message).split(":")[0] for w in caught if w.category is rp.NoNegativesWarning] == [
+        "ContrastiveLoss('js')",
+        "RPCLoss",
+    ]
 
 
 SCORE_CASES = [
@@ -126,14 +132,21 @@ def test_rpc_bad_relative_parameters():
         rp.rpc_loss_from_moments(moments, alpha=-1.0)
 
 
-@pytest.mark.parametrize("name,options,message", [
-    ("rpc", {"delta": 1.0}, r"unknown option\(s\) \['delta'\] for objective 'rpc'"),
-    ("infonce", {"alpha": 0.3}, "unknown option"),
-    ("smile", {"clip": 0.0}, "clip must be finite and > 1e-8"),
-    ("mio", {"l2_weight": -1.0, "pos_temperature": 0.5, "neg_temperature": 0.5}, "l2_weight must be finite and >= 0"),
-    ("mio", {}, "pos_temperature defaults to the critic's temperature"),
-    ("nope", {}, "unknown objective 'nope'"),
-])
+@pytest.mark.parametrize(
+    "name,options,message",
+    [
+        ("rpc", {"delta": 1.0}, r"unknown option\(s\) \['delta'\] for objective 'rpc'"),
+        ("infonce", {"alpha": 0.3}, "unknown option"),
+        ("smile", {"clip": 0.0}, "clip must be finite and > 1e-8"),
+        (
+            "mio",
+            {"l2_weight": -1.0, "pos_temperature": 0.5, "neg_temperature": 0.5},
+            "l2_weight must be finite and >= 0",
+        ),
+        ("mio", {}, "pos_temperature defaults to the critic's temperature"),
+        ("nope", {}, "unknown objective 'nope'"),
+    ],
+)
 def test_objective_options_name_the_problem(name, options, message):
     with pytest.raises(ValueError, match=message):
         rp.objective_options(name, options)

@@ -13,6 +13,7 @@ This module holds no Hydra plugin class, so Hydra's scanner imports it and finds
 >>> register_when_host_imported("solo", "solo.methods", "rpc_solo", lambda: True, "method 'rpc'", modules={})
 False
 """
+
 import importlib
 import importlib.util
 import sys
@@ -20,8 +21,14 @@ import warnings
 from typing import Callable, Mapping, Optional
 
 
-def register_when_host_imported(host: str, host_spec: str, adapter: str, is_registered: Callable[[], bool],
-                                what: str, modules: Optional[Mapping[str, object]] = None) -> bool:
+def register_when_host_imported(
+    host: str,
+    host_spec: str,
+    adapter: str,
+    is_registered: Callable[[], bool],
+    what: str,
+    modules: Optional[Mapping[str, object]] = None,
+) -> bool:
     """Import ``adapter`` when ``host`` is already imported in this process; True if ``is_registered()``.
 
     Args:

@@ -5,6 +5,7 @@ core ``rpc_plugins``): nothing is downloaded; files come from Debian packages or
 >>> FASHION_MNIST_DIR
 '/usr/share/datasets/fashion-mnist'
 """
+
 from .idx import FASHION_MNIST_DIR, read_idx
 
 __all__ = ["read_idx", "FASHION_MNIST_DIR"]

@@ -10,6 +10,7 @@ that none of them needs a dataset package (nothing is downloaded).
 >>> read_idx(path).tolist()
 [[0, 1, 2], [3, 4, 5]]
 """
+
 import gzip
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
@@ -24,5 +25,5 @@ def read_idx(path):
     if len(data) < 4 or data[2] != 8:
         raise ValueError(f"{path}: not an IDX file of unsigned bytes (magic {data[:4]!r})")
     ndim = data[3]
-    shape = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    shape = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)

@@ -15,6 +15,7 @@ Spoken digit strings from several voices with random speaking rate and pitch plu
 >>> VOICES
 ('slt', 'rms', 'awb')
 """
+
 import argparse
 import json
 import os
@@ -32,9 +33,24 @@ SAMPLE_RATE = 16000
 def synthesise(text, voice, stretch, pitch, path):
     """Run flite; return [(phone, end_seconds), ...] as it prints them."""
     out = subprocess.run(
-        ["flite", "-voice", voice, "-psdur", "--setf", f"duration_stretch={stretch:.3f}",
-         "--setf", f"int_f0_target_mean={pitch:.0f}", "-t", text, "-o", path],
-        check=True, capture_output=True, text=True).stdout
+        [
+            "flite",
+            "-voice",
+            voice,
+            "-psdur",
+            "--setf",
+            f"duration_stretch={stretch:.3f}",
+            "--setf",
+            f"int_f0_target_mean={pitch:.0f}",
+            "-t",
+            text,
+            "-o",
+            path,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     phones = []
     for item in out.split():
         name, _, end = item.rpartition(":")
@@ -48,7 +64,7 @@ def add_noise(path, snr_db, rng):
     audio, rate = sf.read(path, dtype="float32")
     if rate != SAMPLE_RATE:
         raise ValueError(f"{path}: expected {SAMPLE_RATE} Hz audio from flite, got {rate}")
-    power = float(np.mean(audio ** 2)) + 1e-12
+    power = float(np.mean(audio**2)) + 1e-12
     noise = rng.normal(0.0, np.sqrt(power / 10 ** (snr_db / 10)), size=audio.shape).astype(np.float32)
     sf.write(path, np.clip(audio + noise, -1, 1), SAMPLE_RATE, subtype="PCM_16")
     return len(audio)
@@ -69,8 +85,16 @@ def generate(out_dir, utterances=200, valid_fraction=0.2, seed=0, words_per_utte
         path = os.path.join(out_dir, rel)
         phones = synthesise(text, voice, stretch, pitch, path)
         n_samples = add_noise(path, snr_db=pick.uniform(10, 25), rng=rng)
-        records.append({"path": rel, "n_samples": n_samples, "text": text, "speaker": voice,
-                        "phones": phones, "split": "valid" if pick.random() < valid_fraction else "train"})
+        records.append(
+            {
+                "path": rel,
+                "n_samples": n_samples,
+                "text": text,
+                "speaker": voice,
+                "phones": phones,
+                "split": "valid" if pick.random() < valid_fraction else "train",
+            }
+        )
     for split in ("train", "valid"):
         with open(os.path.join(out_dir, f"{split}.tsv"), "w") as f:
             f.write(os.path.abspath(out_dir) + "\n")

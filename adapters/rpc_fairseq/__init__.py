@@ -13,6 +13,7 @@ command line may still name the checkout's folder: ``__path__`` below also answe
 holds an identical copy of this package, so that command keeps working and ``rpc`` is registered once. A
 directory with *different* sources (another version) is refused with a warning that says which copy is loaded.
 """
+
 import logging
 import os
 
@@ -43,7 +44,8 @@ def same_package(path) -> bool:
     logging.getLogger(__name__).warning(
         f"user dir {path} is another version of rpc_fairseq than the one already imported from {_HERE} "
         "(the installed rpc-plugins, loaded by its Hydra plugin): drop common.user_dir / --user-dir, or point it "
-        f"to {_HERE}")
+        f"to {_HERE}"
+    )
     return False
 
 

@@ -30,6 +30,7 @@ needs no ``common.user_dir`` and the defaults below are part of the composed con
 
 >>> # fairseq-hydra-train ... criterion._name=rpc criterion.alpha=1.0
 """
+
 import logging
 import math
 from dataclasses import dataclass, field
@@ -59,28 +60,43 @@ def default_critic_scale(objective: str) -> float:
 
 @dataclass
 class RpcCriterionConfig(FairseqDataclass):
-    objective: str = field(default="rpc", metadata={
-        "help": f"objective on the logits: one of {sorted(OBJECTIVES)} (rpc = Relative Predictive Coding)"})
-    alpha: float = field(default=_RPC["alpha"], metadata={
-        "help": "RPC relative parameter alpha >= 0 (weight of E_Q[f])"})
-    beta: float = field(default=_RPC["beta"], metadata={
-        "help": "RPC relative parameter beta >= 0 (weight of E_P[f^2]/2)"})
-    gamma: float = field(default=_RPC["gamma"], metadata={
-        "help": "RPC relative parameter gamma >= 0 (weight of E_Q[f^2]/2)"})
-    critic_scale: Optional[float] = field(default=None, metadata={
-        "help": "f = critic_scale * logit; unset: 0.1 for rpc (wav2vec 2.0 logits are cosine / logit_temp (0.1), "
-                "so f = cosine; RPC is not shift/scale invariant), 1.0 for every other objective (so infonce is "
-                "fairseq's wav2vec loss). wav2vec (v1) logits are raw dot products."})
+    objective: str = field(
+        default="rpc",
+        metadata={"help": f"objective on the logits: one of {sorted(OBJECTIVES)} (rpc = Relative Predictive Coding)"},
+    )
+    alpha: float = field(
+        default=_RPC["alpha"], metadata={"help": "RPC relative parameter alpha >= 0 (weight of E_Q[f])"}
+    )
+    beta: float = field(
+        default=_RPC["beta"], metadata={"help": "RPC relative parameter beta >= 0 (weight of E_P[f^2]/2)"}
+    )
+    gamma: float = field(
+        default=_RPC["gamma"], metadata={"help": "RPC relative parameter gamma >= 0 (weight of E_Q[f^2]/2)"}
+    )
+    critic_scale: Optional[float] = field(
+        default=None,
+        metadata={
+            "help": "f = critic_scale * logit; unset: 0.1 for rpc (wav2vec 2.0 logits are cosine / logit_temp (0.1), "
+            "so f = cosine; RPC is not shift/scale invariant), 1.0 for every other objective (so infonce is "
+            "fairseq's wav2vec loss). wav2vec (v1) logits are raw dot products."
+        },
+    )
     clip: float = field(default=_CLIP, metadata={"help": "SMILE clip (objective=smile only)"})
-    infonce: bool = field(default=True, metadata={
-        "help": "logit layout, must stay true: one row per anchor with the positive in column 0 (what "
-                "wav2vec 2.0 always emits; wav2vec v1 reads its layout from this key, its model.infonce "
-                "interpolates criterion.infonce). false, the binary layout of fairseq's wav2vec criterion "
-                "(one logit per pair), is rejected. Unlike the wav2vec criterion (default false) the default is true, "
-                "so criterion._name=rpc needs nothing else; in fairseq-train --infonce is accepted and "
-                "keeps it true"})
-    loss_weights: Optional[List[float]] = field(default=None, metadata={
-        "help": "weights for additional loss terms (not first one), as in the wav2vec criterion"})
+    infonce: bool = field(
+        default=True,
+        metadata={
+            "help": "logit layout, must stay true: one row per anchor with the positive in column 0 (what "
+            "wav2vec 2.0 always emits; wav2vec v1 reads its layout from this key, its model.infonce "
+            "interpolates criterion.infonce). false, the binary layout of fairseq's wav2vec criterion "
+            "(one logit per pair), is rejected. Unlike the wav2vec criterion (default false) the default is true, "
+            "so criterion._name=rpc needs nothing else; in fairseq-train --infonce is accepted and "
+            "keeps it true"
+        },
+    )
+    loss_weights: Optional[List[float]] = field(
+        default=None,
+        metadata={"help": "weights for additional loss terms (not first one), as in the wav2vec criterion"},
+    )
     log_keys: List[str] = field(default_factory=lambda: [], metadata={"help": "output keys to log"})
 
 
@@ -89,12 +105,25 @@ class RpcCriterion(FairseqCriterion):
 
     _warned_no_negatives = False
 
-    def __init__(self, task, objective="rpc", alpha=_RPC["alpha"], beta=_RPC["beta"], gamma=_RPC["gamma"],
-                 critic_scale=None, clip=_CLIP, infonce=True, loss_weights=None, log_keys=None):
+    def __init__(
+        self,
+        task,
+        objective="rpc",
+        alpha=_RPC["alpha"],
+        beta=_RPC["beta"],
+        gamma=_RPC["gamma"],
+        critic_scale=None,
+        clip=_CLIP,
+        infonce=True,
+        loss_weights=None,
+        log_keys=None,
+    ):
         super().__init__(task)
         if objective not in OBJECTIVES:
-            raise ValueError(f"criterion.objective={objective!r} is not supported: unknown objective "
-                             f"{objective!r}; valid values: {', '.join(sorted(OBJECTIVES))}")
+            raise ValueError(
+                f"criterion.objective={objective!r} is not supported: unknown objective "
+                f"{objective!r}; valid values: {', '.join(sorted(OBJECTIVES))}"
+            )
         for key, value in (("alpha", alpha), ("beta", beta), ("gamma", gamma)):
             if not value >= 0:
                 raise ValueError(f"criterion.{key} must be >= 0, got {value}")
@@ -107,7 +136,8 @@ class RpcCriterion(FairseqCriterion):
                 f"criterion.infonce={str(infonce).lower()} is not supported: it selects wav2vec's binary layout "
                 "(one logit per pair, no grouping of a positive with its negatives); rpc needs infonce=true "
                 "(the positive in column 0), its default. Valid values: true. Remove criterion.infonce or set "
-                "it to true")
+                "it to true"
+            )
         self.objective = objective
         self.alpha, self.beta, self.gamma, self.critic_scale, self.clip = alpha, beta, gamma, critic_scale, clip
         self.loss_weights = loss_weights
@@ -138,8 +168,10 @@ class RpcCriterion(FairseqCriterion):
         logits = model.get_logits(net_output).float()
         target = model.get_targets(sample, net_output)
         if logits.dim() != 2 or (torch.is_tensor(target) and target.dim() == 1 and bool((target != 0).any())):
-            raise ValueError(f"expected logits (anchors, 1 + negatives) with the positive in column 0, got "
-                             f"shape {tuple(logits.shape)}; set criterion.infonce=true")
+            raise ValueError(
+                f"expected logits (anchors, 1 + negatives) with the positive in column 0, got "
+                f"shape {tuple(logits.shape)}; set criterion.infonce=true"
+            )
         pos, neg, mask = split_column0_logits(logits * self.critic_scale)
         n_anchors = pos.shape[0]
         if n_anchors > 0 and bool(mask.any()):
@@ -161,8 +193,10 @@ class RpcCriterion(FairseqCriterion):
             if len(self.loss_weights) == 1 and len(extra_losses) != 1:
                 self.loss_weights = [self.loss_weights[0]] * len(extra_losses)
             if len(extra_losses) != len(self.loss_weights):
-                raise ValueError(f"criterion.loss_weights has {len(self.loss_weights)} entries but the model "
-                                 f"returns {len(extra_losses)} extra losses")
+                raise ValueError(
+                    f"criterion.loss_weights has {len(self.loss_weights)} entries but the model "
+                    f"returns {len(extra_losses)} extra losses"
+                )
             for p, coef in zip(extra_losses, self.loss_weights):
                 if coef != 0 and p is not None:
                     p = coef * p.float() * sample_size
@@ -181,7 +215,8 @@ class RpcCriterion(FairseqCriterion):
             logger.warning(
                 f"criterion rpc: a batch with {n_anchors} anchors and no valid negative pair (every distractor "
                 "-inf); its objective is taken over the positives alone (an expectation over no negative "
-                "contributes 0, rpc_plugins.positive_only_loss) and the extra losses still train. Logged once.")
+                "contributes 0, rpc_plugins.positive_only_loss) and the extra losses still train. Logged once."
+            )
         return positive_only_loss(self.objective, pos, **self._hyper()) * n_anchors
 
     @torch.no_grad()
@@ -217,6 +252,7 @@ class RpcCriterion(FairseqCriterion):
     @staticmethod
     def reduce_metrics(logging_outputs) -> None:
         """Aggregate logging outputs (sums) from data-parallel workers."""
+
         def total(key):
             return utils.item(sum(log.get(key, 0) for log in logging_outputs))
 
@@ -234,10 +270,23 @@ class RpcCriterion(FairseqCriterion):
         metrics.log_scalar("_correct", total("correct"))
         metrics.log_scalar("_total", total("count"))
         if total("count") > 0:
-            metrics.log_derived("accuracy", lambda m: utils.item(m["_correct"].sum / m["_total"].sum)
-                                if m["_total"].sum > 0 else float("nan"))
-        known = {"loss", "ntokens", "nsentences", "sample_size", "correct", "count", "n_anchors", "n_negatives",
-                 "pos_score_sum", "neg_score_sum", "mi_sum"}
+            metrics.log_derived(
+                "accuracy",
+                lambda m: utils.item(m["_correct"].sum / m["_total"].sum) if m["_total"].sum > 0 else float("nan"),
+            )
+        known = {
+            "loss",
+            "ntokens",
+            "nsentences",
+            "sample_size",
+            "correct",
+            "count",
+            "n_anchors",
+            "n_negatives",
+            "pos_score_sum",
+            "neg_score_sum",
+            "mi_sum",
+        }
         for key in logging_outputs[0] if logging_outputs else []:
             if key not in known:
                 value = total(key)

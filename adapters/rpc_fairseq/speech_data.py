@@ -3,6 +3,7 @@
 
 >>> from rpc_fairseq.speech_data import generate  # doctest: +SKIP
 """
+
 from rpc_datasets.speech import SAMPLE_RATE, VOICES, WORDS, add_noise, generate, main, synthesise
 
 __all__ = ["SAMPLE_RATE", "VOICES", "WORDS", "add_noise", "generate", "main", "synthesise"]

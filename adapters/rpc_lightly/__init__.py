@@ -5,6 +5,7 @@
 >>> loss_fn(torch.randn(8, 32), torch.randn(8, 32)).dim()
 0
 """
+
 from .loss import ContrastiveLoss, RPCLoss
 from .model import SimCLRModel
 

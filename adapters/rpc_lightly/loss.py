@@ -18,6 +18,7 @@ this module adds lightly's conventions around it:
 Only the core's public API is used: ``rpc_plugins.ContrastiveLoss`` (its ``queue_loss`` for the
 bank layout) and ``rpc_plugins.check_embeddings``.
 """
+
 from typing import Sequence, Union
 
 import torch
@@ -48,8 +49,14 @@ class ContrastiveLoss(nn.Module):
     torch.Size([])
     """
 
-    def __init__(self, objective: str = "infonce", temperature: float = 0.5, memory_bank_size: BankSize = 0,
-                 gather_distributed: bool = False, **options):
+    def __init__(
+        self,
+        objective: str = "infonce",
+        temperature: float = 0.5,
+        memory_bank_size: BankSize = 0,
+        gather_distributed: bool = False,
+        **options,
+    ):
         super().__init__()
         if abs(temperature) < 1e-8:
             raise ValueError("Illegal temperature: abs({}) < 1e-8".format(temperature))
@@ -64,11 +71,13 @@ class ContrastiveLoss(nn.Module):
         self.temperature = temperature
         self.gather_distributed = gather_distributed
         # validates the objective name, options and temperature the same way for both paths
-        self.in_batch = rpc_plugins.ContrastiveLoss(objective, temperature=temperature,
-                                                    gather_distributed=gather_distributed, **options)
+        self.in_batch = rpc_plugins.ContrastiveLoss(
+            objective, temperature=temperature, gather_distributed=gather_distributed, **options
+        )
         self.options = dict(options)
-        self.memory_bank = MemoryBankModule(size=memory_bank_size, gather_distributed=gather_distributed,
-                                            feature_dim_first=False)
+        self.memory_bank = MemoryBankModule(
+            size=memory_bank_size, gather_distributed=gather_distributed, feature_dim_first=False
+        )
 
     def forward(self, out0: Tensor, out1: Tensor) -> Tensor:
         """Loss of the two views ``out0, out1`` of shape (batch_size, embedding_size)."""
@@ -92,8 +101,23 @@ class RPCLoss(ContrastiveLoss):
     0
     """
 
-    def __init__(self, alpha: float = _RPC["alpha"], beta: float = _RPC["beta"], gamma: float = _RPC["gamma"],
-                 temperature: float = 0.1,
-                 memory_bank_size: BankSize = 0, gather_distributed: bool = False, **options):
-        super().__init__("rpc", temperature=temperature, memory_bank_size=memory_bank_size,
-                         gather_distributed=gather_distributed, alpha=alpha, beta=beta, gamma=gamma, **options)
+    def __init__(
+        self,
+        alpha: float = _RPC["alpha"],
+        beta: float = _RPC["beta"],
+        gamma: float = _RPC["gamma"],
+        temperature: float = 0.1,
+        memory_bank_size: BankSize = 0,
+        gather_distributed: bool = False,
+        **options,
+    ):
+        super().__init__(
+            "rpc",
+            temperature=temperature,
+            memory_bank_size=memory_bank_size,
+            gather_distributed=gather_distributed,
+            alpha=alpha,
+            beta=beta,
+            gamma=gamma,
+            **options,
+        )

@@ -1,4 +1,5 @@
 """A lightly SimCLR-style model on any backbone that exposes ``num_features`` (e.g. timm's)."""
+
 from torch import Tensor, nn
 
 

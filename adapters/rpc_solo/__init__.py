@@ -13,6 +13,7 @@ smile``) switches the objective of solo's own simclr, supcon, mocov2plus, mocov3
 >>> METHODS["rpc"] is rpc_solo.RPC
 True
 """
+
 from solo.methods import METHODS
 from solo.methods.base import BaseMethod
 

@@ -6,6 +6,7 @@ torchvision's ImageFolder.
 
     python -m rpc_solo.data --source fashion-mnist --out data/solo_fmnist --train 5000 --val 1000
 """
+
 import argparse
 import os
 
@@ -16,8 +17,6 @@ from rpc_datasets.idx import read_idx as _read_idx
 FASHION_DIR = "/usr/share/datasets/fashion-mnist"
 
 
-
-
 def load(source):
     """(uint8 images (n, h, w), int labels (n,))."""
     if source == "digits":
@@ -26,8 +25,10 @@ def load(source):
         d = load_digits()
         return (d.images * 255 / 16).astype(np.uint8), d.target
     if source == "fashion-mnist":
-        return (_read_idx(os.path.join(FASHION_DIR, "train-images-idx3-ubyte.gz")),
-                _read_idx(os.path.join(FASHION_DIR, "train-labels-idx1-ubyte.gz")))
+        return (
+            _read_idx(os.path.join(FASHION_DIR, "train-images-idx3-ubyte.gz")),
+            _read_idx(os.path.join(FASHION_DIR, "train-labels-idx1-ubyte.gz")),
+        )
     raise ValueError(f"unknown source {source!r}; use 'digits' or 'fashion-mnist'")
 
 

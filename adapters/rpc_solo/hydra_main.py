@@ -10,6 +10,7 @@ module so that an ``rpc`` checkpoint loads:
 
 The script runs unchanged as ``__main__`` with the remaining arguments.
 """
+
 import runpy
 import sys
 

@@ -15,6 +15,7 @@ every error names the key to fix.
 >>> LossSwitch.from_cfg(OmegaConf.create({"method_kwargs": {"temperature": 0.2}}), "simclr") is None
 True
 """
+
 from dataclasses import dataclass, field
 from typing import Dict, Optional
 
@@ -40,8 +41,10 @@ def reject_loss(cfg: DictConfig, method: str) -> None:
     """For a method without an InfoNCE objective: a set ``loss``/``loss_kwargs`` is an error naming the key."""
     for key in ("loss", "loss_kwargs"):
         if OmegaConf.select(cfg, key, default=None) is not None:
-            raise ValueError(f"{key}: method {method!r} has no InfoNCE objective for `loss` to replace; the methods "
-                             f"that take `loss` are {list(SWITCH_METHODS)} (remove `{key}` to train {method})")
+            raise ValueError(
+                f"{key}: method {method!r} has no InfoNCE objective for `loss` to replace; the methods "
+                f"that take `loss` are {list(SWITCH_METHODS)} (remove `{key}` to train {method})"
+            )
 
 
 @dataclass
@@ -60,7 +63,9 @@ class LossSwitch:
         kwargs = OmegaConf.select(cfg, "loss_kwargs", default=None)
         if name is None:
             if kwargs is not None:
-                raise ValueError(f"loss_kwargs is set but loss is not; set loss to one of {sorted(rpc_plugins.OBJECTIVES)}")
+                raise ValueError(
+                    f"loss_kwargs is set but loss is not; set loss to one of {sorted(rpc_plugins.OBJECTIVES)}"
+                )
             return None
         if method not in SWITCH_METHODS:
             reject_loss(cfg, method)
@@ -80,13 +85,16 @@ class LossSwitch:
         try:
             core = rpc_plugins.ContrastiveLoss(name, temperature=temperature, **kwargs)
         except (ValueError, TypeError) as e:
-            raise ValueError(f"loss_kwargs for loss={name!r} (method {method}, method_kwargs.temperature="
-                             f"{temperature}): {e}") from None
+            raise ValueError(
+                f"loss_kwargs for loss={name!r} (method {method}, method_kwargs.temperature={temperature}): {e}"
+            ) from None
         # the core accepted them, but as its own arguments (e.g. normalize, distributed_mode), not the objective's
         unknown = sorted(set(kwargs) - set(core.hyperparameters))
         if unknown:
-            raise ValueError(f"loss_kwargs.{unknown[0]} is not an option of loss={name!r} for method {method}; "
-                             f"its options: {sorted(set(core.hyperparameters) | set(CRITIC_OPTIONS.get(method, ())))}")
+            raise ValueError(
+                f"loss_kwargs.{unknown[0]} is not an option of loss={name!r} for method {method}; "
+                f"its options: {sorted(set(core.hyperparameters) | set(CRITIC_OPTIONS.get(method, ())))}"
+            )
         return cls(name, float(temperature), core.hyperparameters, normalize)
 
     def resolved_kwargs(self, method: str) -> dict:
@@ -99,8 +107,9 @@ class LossSwitch:
         """The logged name of the objective, e.g. ``train_rpc_loss``."""
         return f"train_{self.name}_loss"
 
-    def __call__(self, anchors: torch.Tensor, candidates: torch.Tensor, pos_mask: torch.Tensor,
-                 neg_mask: torch.Tensor) -> torch.Tensor:
+    def __call__(
+        self, anchors: torch.Tensor, candidates: torch.Tensor, pos_mask: torch.Tensor, neg_mask: torch.Tensor
+    ) -> torch.Tensor:
         """Objective on f(a, c) = <a, c> / T for ``anchors (A, D)`` x ``candidates (C, D)`` (at least float32,
         outside autocast; normalise them first where the method does); ``pos_mask``/``neg_mask`` bool (A, C)."""
         with torch.autocast(anchors.device.type, enabled=False):
@@ -108,11 +117,13 @@ class LossSwitch:
             anchors, candidates = anchors.to(dtype), candidates.to(dtype)
             cosine = anchors @ candidates.t()
             if self.name != "mio":
-                return multi_positive_loss(self.name, cosine / self.temperature, pos_mask, neg_mask,
-                                           **self.hyperparameters)
+                return multi_positive_loss(
+                    self.name, cosine / self.temperature, pos_mask, neg_mask, **self.hyperparameters
+                )
             h = self.hyperparameters  # MIO: own temperatures for positives and negatives, + l2 between positives
-            loss = multi_positive_loss("mio", cosine / h["pos_temperature"], pos_mask, neg_mask,
-                                       neg_scores=cosine / h["neg_temperature"])
+            loss = multi_positive_loss(
+                "mio", cosine / h["pos_temperature"], pos_mask, neg_mask, neg_scores=cosine / h["neg_temperature"]
+            )
             if h["l2_weight"] > 0:  # MSE(normalised a, normalised c) over the positive pairs: (2 - 2 cos) / D
                 unit = F.normalize(anchors, dim=1) @ F.normalize(candidates, dim=1).t()
                 loss = loss + h["l2_weight"] * ((2 - 2 * unit[pos_mask]) / anchors.shape[1]).mean()

@@ -12,6 +12,7 @@ raises a ValueError naming it. solo's cifar ``simclr.yaml`` with only ``method=r
 >>> _move_legacy_keys(cfg); cfg.loss, dict(cfg.loss_kwargs)
 ('mio', {'l2_weight': 0.5})
 """
+
 import omegaconf
 from omegaconf import OmegaConf
 from solo.methods.simclr import SimCLR as SoloSimCLR
@@ -20,8 +21,14 @@ from .loss_switch import LossSwitch, loss_name
 from .switch_methods import SimCLR
 
 SIMCLR_KEYS = ("proj_hidden_dim", "proj_output_dim", "temperature")
-LEGACY_KEYS = {"alpha": "alpha", "beta": "beta", "gamma": "gamma", "normalize": "normalize", "smile_clip": "clip",
-               "mio_l2_weight": "l2_weight"}
+LEGACY_KEYS = {
+    "alpha": "alpha",
+    "beta": "beta",
+    "gamma": "gamma",
+    "normalize": "normalize",
+    "smile_clip": "clip",
+    "mio_l2_weight": "l2_weight",
+}
 
 
 def _move_legacy_keys(cfg: omegaconf.DictConfig) -> None:
@@ -29,8 +36,10 @@ def _move_legacy_keys(cfg: omegaconf.DictConfig) -> None:
     kw = cfg.method_kwargs
     unknown = sorted(set(kw) - set(SIMCLR_KEYS) - set(LEGACY_KEYS) - {"loss"})
     if unknown:
-        raise ValueError(f"method_kwargs.{unknown[0]} is not a setting of method rpc; valid keys: {list(SIMCLR_KEYS)} "
-                         "(objective options go in loss_kwargs)")
+        raise ValueError(
+            f"method_kwargs.{unknown[0]} is not a setting of method rpc; valid keys: {list(SIMCLR_KEYS)} "
+            "(objective options go in loss_kwargs)"
+        )
     if "loss" in kw:
         if loss_name(cfg) not in (None, kw.loss):
             raise ValueError(f"loss={cfg.loss!r} and method_kwargs.loss={kw.loss!r} disagree; set only `loss`")

@@ -17,6 +17,7 @@ arXiv 2103.11275) scores exactly the same pairs:
 >>> pos.int().tolist()
 [[0, 0, 1, 0], [0, 0, 0, 1], [1, 0, 0, 0], [0, 1, 0, 0]]
 """
+
 from typing import Tuple
 
 import torch
@@ -32,7 +33,7 @@ def simclr_pairs(z: torch.Tensor, indexes: torch.Tensor, normalize: bool = True)
         z = F.normalize(z, dim=-1)
     candidates, candidate_ids = gather(z), gather(indexes)
     pos = indexes[:, None] == candidate_ids[None, :]
-    pos[:, z.size(0) * get_rank():].fill_diagonal_(False)  # the anchor itself
+    pos[:, z.size(0) * get_rank() :].fill_diagonal_(False)  # the anchor itself
     neg = indexes[:, None] != candidate_ids[None, :]
     return z, candidates, pos, neg
 

@@ -11,6 +11,7 @@ transforms, datasets and dataloaders, ``METHODS[args.method]``, and PyTorch Ligh
         --brightness 0.4 --contrast 0.4 --saturation 0.2 --hue 0.1 --crop_size 32 \\
         --proj_hidden_dim 512 --proj_output_dim 128 --temperature 0.2 --num_workers 0
 """
+
 import os
 import sys
 
@@ -53,14 +54,20 @@ def build_loaders(args):
     if args.dataset == "custom" and not args.no_labels:
         train_dataset = IndexedImageFolder(args.data_dir / args.train_dir, transform)
     else:
-        train_dataset = prepare_datasets(args.dataset, transform, data_dir=args.data_dir, train_dir=args.train_dir,
-                                         no_labels=args.no_labels)
+        train_dataset = prepare_datasets(
+            args.dataset, transform, data_dir=args.data_dir, train_dir=args.train_dir, no_labels=args.no_labels
+        )
     train_loader = prepare_dataloader(train_dataset, batch_size=args.batch_size, num_workers=args.num_workers)
     if args.dataset == "custom" and (args.no_labels or args.val_dir is None):
         return train_loader, None
-    _, val_loader = prepare_data_classification(args.dataset, data_dir=args.data_dir, train_dir=args.train_dir,
-                                                val_dir=args.val_dir, batch_size=args.batch_size,
-                                                num_workers=args.num_workers)
+    _, val_loader = prepare_data_classification(
+        args.dataset,
+        data_dir=args.data_dir,
+        train_dir=args.train_dir,
+        val_dir=args.val_dir,
+        batch_size=args.batch_size,
+        num_workers=args.num_workers,
+    )
     return train_loader, val_loader
 
 
@@ -93,10 +100,14 @@ def main(argv=None):
 
         callbacks.append(unshare_callback())
     if args.save_checkpoint:
-        callbacks.append(Checkpointer(args, logdir=os.path.join(args.checkpoint_dir, args.method),
-                                      frequency=args.checkpoint_frequency))
-    trainer = Trainer.from_argparse_args(args, logger=None, callbacks=callbacks, checkpoint_callback=False,
-                                         terminate_on_nan=True)
+        callbacks.append(
+            Checkpointer(
+                args, logdir=os.path.join(args.checkpoint_dir, args.method), frequency=args.checkpoint_frequency
+            )
+        )
+    trainer = Trainer.from_argparse_args(
+        args, logger=None, callbacks=callbacks, checkpoint_callback=False, terminate_on_nan=True
+    )
     trainer.fit(model, train_loader, val_loader)
     return model, trainer
 

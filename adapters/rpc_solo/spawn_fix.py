@@ -14,6 +14,7 @@ Linear(...)
 >>> unshare_(m).weight.is_shared()
 False
 """
+
 import pytorch_lightning as pl
 import torch
 

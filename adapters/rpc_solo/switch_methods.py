@@ -14,6 +14,7 @@ before any data is read, naming ``loss`` and listing the methods that take it.
 >>> METHODS["mocov3"].__bases__[-1].__module__  # ours, a subclass of solo's own class
 'solo.methods.mocov3'
 """
+
 import sys
 from typing import Any, Optional, Sequence
 
@@ -78,7 +79,9 @@ class SimCLR(_Switch, SoloSimCLR, method="simclr"):
 
     def _switched_step(self, batch: Sequence[Any], batch_idx: int) -> torch.Tensor:
         out = BaseMethod.training_step(self, batch, batch_idx)
-        ids = batch[0].repeat(self.num_large_crops + self.num_small_crops)  # image indexes: an image's crops are positives
+        ids = batch[0].repeat(
+            self.num_large_crops + self.num_small_crops
+        )  # image indexes: an image's crops are positives
         loss = self.loss_switch(*simclr_pairs(torch.cat(out["z"]), ids, self.loss_switch.normalize))
         self._log_loss(loss)
         return loss + out["loss"]
@@ -116,8 +119,10 @@ class MoCoV3(_Switch, SoloMoCoV3, method="mocov3"):
         (q1, q2), (k1, k2) = out["q"], out["momentum_k"]
         # mocov3_loss_func multiplies its cross-entropy by 2T; kept for every objective so the yaml's lr keeps its scale
         scale = 2 * self.temperature
-        loss = scale * (self.loss_switch(*offset_pairs(q1, k2, with_grad=False))
-                        + self.loss_switch(*offset_pairs(q2, k1, with_grad=False)))
+        loss = scale * (
+            self.loss_switch(*offset_pairs(q1, k2, with_grad=False))
+            + self.loss_switch(*offset_pairs(q2, k1, with_grad=False))
+        )
         self._log_loss(loss)
         return loss + out["loss"]
 
@@ -131,8 +136,10 @@ class NNCLR(_Switch, SoloNNCLR, method="nnclr"):
         (z1, z2), (p1, p2) = out["z"], out["p"]
         idx1, nn1 = self.find_nn(z1)
         _, nn2 = self.find_nn(z2)
-        loss = (self.loss_switch(*offset_pairs(nn1, p2, with_grad=True))
-                + self.loss_switch(*offset_pairs(nn2, p1, with_grad=True))) / 2
+        loss = (
+            self.loss_switch(*offset_pairs(nn1, p2, with_grad=True))
+            + self.loss_switch(*offset_pairs(nn2, p1, with_grad=True))
+        ) / 2
         nn_acc = (targets == self.queue_y[idx1]).sum() / targets.size(0)
         self.dequeue_and_enqueue(z1, targets)
         self._log_loss(loss, train_nn_acc=nn_acc)
@@ -150,9 +157,16 @@ def _refusing(solo_cls, method: str):
         return solo_cls.add_and_assert_specific_cfg(cfg)
 
     name = f"{solo_cls.__name__}NoLossKey"
-    cls = type(name, (solo_cls,), {"add_and_assert_specific_cfg": staticmethod(add_and_assert_specific_cfg),
-                                   "__module__": __name__, "__qualname__": name,
-                                   "__doc__": f"solo's {name}; a `loss` key is refused (no InfoNCE to replace)."})
+    cls = type(
+        name,
+        (solo_cls,),
+        {
+            "add_and_assert_specific_cfg": staticmethod(add_and_assert_specific_cfg),
+            "__module__": __name__,
+            "__qualname__": name,
+            "__doc__": f"solo's {name}; a `loss` key is refused (no InfoNCE to replace).",
+        },
+    )
     setattr(sys.modules[__name__], name, cls)
     return cls
 

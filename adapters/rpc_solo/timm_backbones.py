@@ -4,13 +4,21 @@ solo 1.0.2 hard-codes its encoder table inside ``BaseMethod.__init__``, so ``met
 ``--timm_encoder_name`` and swaps the encoder in; solo's current main reads ``BaseMethod._BACKBONES``,
 so ``register_timm_backbones`` adds ``timm_<name>`` entries there (``backbone.name: timm_resnet10t``).
 """
+
 from functools import partial
 from typing import Iterable, Tuple
 
 from torch import nn
 
-DEFAULT_TIMM_BACKBONES = ("resnet10t", "resnet18", "resnet26", "efficientnet_b0", "mobilenetv3_small_100",
-                          "convnext_atto", "vit_tiny_patch16_224")
+DEFAULT_TIMM_BACKBONES = (
+    "resnet10t",
+    "resnet18",
+    "resnet26",
+    "efficientnet_b0",
+    "mobilenetv3_small_100",
+    "convnext_atto",
+    "vit_tiny_patch16_224",
+)
 
 
 def timm_encoder(name: str, small_input: bool = False, **kwargs) -> Tuple[nn.Module, int]:

@@ -5,6 +5,7 @@
 >>> backbone(torch.randn(2, 1, 28, 28)).shape[1] == backbone.num_features
 True
 """
+
 from .backbone import create_backbone
 
 __all__ = ["create_backbone"]

@@ -1,4 +1,5 @@
 """One factory: any timm model as a pooled-feature backbone (``num_features`` wide)."""
+
 from torch import nn
 
 

@@ -9,9 +9,15 @@
 >>> sorted(rpc_transformers.__all__)
 ['ContrastiveScores', 'PretrainingCollator', 'PretrainingLossOutput', 'Wav2Vec2PretrainingLoss', 'contrastive_scores']
 """
+
 from .data import PretrainingCollator
 from .loss import PretrainingLossOutput, Wav2Vec2PretrainingLoss
 from .scores import ContrastiveScores, contrastive_scores
 
-__all__ = ["Wav2Vec2PretrainingLoss", "PretrainingLossOutput", "PretrainingCollator", "ContrastiveScores",
-           "contrastive_scores"]
+__all__ = [
+    "Wav2Vec2PretrainingLoss",
+    "PretrainingLossOutput",
+    "PretrainingCollator",
+    "ContrastiveScores",
+    "contrastive_scores",
+]

@@ -14,6 +14,7 @@ global random state drives both samplers (seed it with ``np.random.seed``).
 >>> batch["input_values"].shape, batch["mask_time_indices"].shape, batch["sampled_negative_indices"].shape
 (torch.Size([2, 800]), torch.Size([2, 39]), torch.Size([2, 39, 3]))
 """
+
 from typing import Optional
 
 import numpy as np
@@ -37,8 +38,14 @@ class PretrainingCollator:
         max_samples: crop every waveform to at most this many samples (a random window).
     """
 
-    def __init__(self, config, mask_prob: float = 0.65, mask_length: int = 10, num_negatives: Optional[int] = None,
-                 max_samples: Optional[int] = None):
+    def __init__(
+        self,
+        config,
+        mask_prob: float = 0.65,
+        mask_length: int = 10,
+        num_negatives: Optional[int] = None,
+        max_samples: Optional[int] = None,
+    ):
         self.config, self.mask_prob, self.mask_length = config, mask_prob, mask_length
         self.num_negatives = config.num_negatives if num_negatives is None else num_negatives
         self.max_samples = max_samples
@@ -52,15 +59,19 @@ class PretrainingCollator:
             length = min(length, self.max_samples)
         frames = feature_frames(self.config, length)
         if frames < 2:
-            raise ValueError(f"the shortest waveform ({length} samples) gives {frames} frame(s); wav2vec 2.0 needs "
-                             "at least 2 to draw distractors")
+            raise ValueError(
+                f"the shortest waveform ({length} samples) gives {frames} frame(s); wav2vec 2.0 needs "
+                "at least 2 to draw distractors"
+            )
         crops = []
         for w in waves:
             start = np.random.randint(0, len(w) - length + 1)
-            w = w[start:start + length]
+            w = w[start : start + length]
             crops.append((w - w.mean()) / np.sqrt(w.var() + 1e-7))
         mask = _compute_mask_indices((len(crops), frames), self.mask_prob, self.mask_length, min_masks=2)
         negatives = _sample_negative_indices((len(crops), frames), self.num_negatives, mask)
-        return {"input_values": torch.from_numpy(np.stack(crops)),
-                "mask_time_indices": torch.from_numpy(mask),
-                "sampled_negative_indices": torch.from_numpy(negatives.astype(np.int64))}
+        return {
+            "input_values": torch.from_numpy(np.stack(crops)),
+            "mask_time_indices": torch.from_numpy(mask),
+            "sampled_negative_indices": torch.from_numpy(negatives.astype(np.int64)),
+        }

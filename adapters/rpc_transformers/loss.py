@@ -25,6 +25,7 @@ HF's value) with a warning logged once. No masked frame (where HF's diversity lo
 >>> loss_fn.critic_scale  # f = cosine for RPC by default (HF's logits are cosine / 0.1)
 0.1
 """
+
 import logging
 import math
 from typing import Dict, NamedTuple, Optional
@@ -68,9 +69,19 @@ class Wav2Vec2PretrainingLoss:
 
     _warned_no_negatives = False
 
-    def __init__(self, config, objective: str = "rpc", *, alpha: Optional[float] = None, beta: Optional[float] = None,
-                 gamma: Optional[float] = None, clip: Optional[float] = None, critic_scale: Optional[float] = None,
-                 temperature: Optional[float] = None, diversity_loss_weight: Optional[float] = None):
+    def __init__(
+        self,
+        config,
+        objective: str = "rpc",
+        *,
+        alpha: Optional[float] = None,
+        beta: Optional[float] = None,
+        gamma: Optional[float] = None,
+        clip: Optional[float] = None,
+        critic_scale: Optional[float] = None,
+        temperature: Optional[float] = None,
+        diversity_loss_weight: Optional[float] = None,
+    ):
         if objective not in OBJECTIVES:
             raise ValueError(f"unknown objective {objective!r}; choose one of {sorted(OBJECTIVES)}")
         self.objective = objective
@@ -82,17 +93,23 @@ class Wav2Vec2PretrainingLoss:
         if not self.critic_scale > 0:
             raise ValueError(f"critic_scale must be > 0, got {self.critic_scale}")
         self.diversity_loss_weight = float(
-            config.diversity_loss_weight if diversity_loss_weight is None else diversity_loss_weight)
+            config.diversity_loss_weight if diversity_loss_weight is None else diversity_loss_weight
+        )
         self.num_codevectors = config.num_codevectors_per_group * config.num_codevector_groups
         # the objective's knobs over the core's defaults (rpc_plugins.OBJECTIVE_KNOBS); others' knobs are not used
-        given = {k: v for k, v in dict(alpha=alpha, beta=beta, gamma=gamma, clip=clip).items()
-                 if v is not None and k in OBJECTIVE_HYPERPARAMETERS[objective]}
+        given = {
+            k: v
+            for k, v in dict(alpha=alpha, beta=beta, gamma=gamma, clip=clip).items()
+            if v is not None and k in OBJECTIVE_HYPERPARAMETERS[objective]
+        }
         self.hyper = score_options(objective, objective_options(objective, given, temperature=self.temperature))
 
     def __repr__(self):
         hyper = "".join(f", {k}={v}" for k, v in self.hyper.items())
-        return (f"Wav2Vec2PretrainingLoss(objective={self.objective!r}{hyper}, critic_scale={self.critic_scale}, "
-                f"temperature={self.temperature}, diversity_loss_weight={self.diversity_loss_weight})")
+        return (
+            f"Wav2Vec2PretrainingLoss(objective={self.objective!r}{hyper}, critic_scale={self.critic_scale}, "
+            f"temperature={self.temperature}, diversity_loss_weight={self.diversity_loss_weight})"
+        )
 
     def __call__(self, outputs, mask_time_indices: Tensor, sampled_negative_indices: Tensor) -> PretrainingLossOutput:
         c = _field(outputs, "projected_states")
@@ -103,8 +120,10 @@ class Wav2Vec2PretrainingLoss:
         local_count = int(local_masked)  # read once: the count, the edge case and the diversity loss use it
         num_masked = int(all_reduce_sum(local_masked.detach().clone())) if is_distributed() else local_count
         if num_masked == 0:
-            raise ValueError("mask_time_indices masks no frame: there is nothing to predict (HF's diversity loss "
-                             "divides by the masked-frame count and is NaN there); mask at least one frame")
+            raise ValueError(
+                "mask_time_indices masks no frame: there is nothing to predict (HF's diversity loss "
+                "divides by the masked-frame count and is NaN there); mask at least one frame"
+            )
         scores = contrastive_scores(c, q, mask_time_indices, sampled_negative_indices, self.temperature)
         scores = ContrastiveScores(scores.pos * self.critic_scale, scores.neg * self.critic_scale, scores.valid)
         if is_distributed():
@@ -130,10 +149,12 @@ class Wav2Vec2PretrainingLoss:
     def _positives_only(self, pos: Tensor) -> Tensor:
         if not Wav2Vec2PretrainingLoss._warned_no_negatives:
             Wav2Vec2PretrainingLoss._warned_no_negatives = True
-            logger.warning(f"rpc_transformers: a batch whose {pos.shape[0]} masked frames have no valid distractor "
-                           "(every sampled distractor equals its target); the objective is taken over the positives "
-                           "alone (rpc_plugins.positive_only_loss: InfoNCE is 0, as HF's loss) and the diversity "
-                           "loss still trains. Logged once.")
+            logger.warning(
+                f"rpc_transformers: a batch whose {pos.shape[0]} masked frames have no valid distractor "
+                "(every sampled distractor equals its target); the objective is taken over the positives "
+                "alone (rpc_plugins.positive_only_loss: InfoNCE is 0, as HF's loss) and the diversity "
+                "loss still trains. Logged once."
+            )
         return positive_only_loss(self.objective, pos, **self.hyper) * pos.shape[0]
 
     @torch.no_grad()
@@ -144,8 +165,11 @@ class Wav2Vec2PretrainingLoss:
         logits = torch.cat([pos[:, None], neg.masked_fill(~valid, float("-inf"))], dim=1)
         nce = torch.log1p(n_valid.double()) - (torch.logsumexp(logits, dim=1) - pos)  # log(1 + K_i) - CE_i
         logs = {
-            "contrastive_loss": float(contrastive), "diversity_loss": float(diversity),
-            "codevector_perplexity": float(perplexity), "num_masked": pos.shape[0], "num_negatives": int(n_valid.sum()),
+            "contrastive_loss": float(contrastive),
+            "diversity_loss": float(diversity),
+            "codevector_perplexity": float(perplexity),
+            "num_masked": pos.shape[0],
+            "num_negatives": int(n_valid.sum()),
             "E_pos": float(pos.mean()),
             "E_neg": float(neg.masked_fill(~valid, 0.0).sum() / n_valid.sum()) if bool(valid.any()) else math.nan,
             "accuracy": float((pos[:, None] > neg.masked_fill(~valid, float("-inf"))).all(1).double().mean()),
@@ -160,8 +184,10 @@ class Wav2Vec2PretrainingLoss:
 def _field(outputs, name: str):
     value = outputs.get(name) if isinstance(outputs, dict) else getattr(outputs, name, None)
     if value is None:
-        raise ValueError(f"outputs has no {name!r}: pass the output of Wav2Vec2ForPreTraining's forward "
-                         "(a Wav2Vec2ForPreTrainingOutput, or its dict)")
+        raise ValueError(
+            f"outputs has no {name!r}: pass the output of Wav2Vec2ForPreTraining's forward "
+            "(a Wav2Vec2ForPreTrainingOutput, or its dict)"
+        )
     return value
 
 

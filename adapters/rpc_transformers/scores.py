@@ -20,6 +20,7 @@ True
 >>> s.neg.shape, bool(s.valid.all())
 (torch.Size([2, 2]), True)
 """
+
 from typing import NamedTuple
 
 import torch
@@ -34,8 +35,10 @@ class ContrastiveScores(NamedTuple):
 
 def _tensor(name: str, value) -> Tensor:
     if value is None:
-        raise ValueError(f"{name} is required (got None): the adapter scores the masked frames against the "
-                         "sampled distractors, as Wav2Vec2ForPreTraining does when it computes its own loss")
+        raise ValueError(
+            f"{name} is required (got None): the adapter scores the masked frames against the "
+            "sampled distractors, as Wav2Vec2ForPreTraining does when it computes its own loss"
+        )
     if not torch.is_tensor(value):
         raise ValueError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
     return value
@@ -48,20 +51,26 @@ def check_inputs(projected_states, projected_quantized_states, mask_time_indices
     mask = _tensor("mask_time_indices", mask_time_indices)
     negatives = _tensor("sampled_negative_indices", sampled_negative_indices)
     if c.dim() != 3 or q.shape != c.shape:
-        raise ValueError(f"projected_states {tuple(c.shape)} and projected_quantized_states {tuple(q.shape)} must "
-                         "both be (batch, frames, proj_codevector_dim)")
+        raise ValueError(
+            f"projected_states {tuple(c.shape)} and projected_quantized_states {tuple(q.shape)} must "
+            "both be (batch, frames, proj_codevector_dim)"
+        )
     for name, x in (("projected_states", c), ("projected_quantized_states", q)):
         if not x.is_floating_point():
             raise ValueError(f"{name} must be floating point, got {x.dtype}")
     batch, frames = c.shape[:2]
     if tuple(mask.shape) != (batch, frames):
-        raise ValueError(f"mask_time_indices has shape {tuple(mask.shape)}, expected (batch, frames) = "
-                         f"{(batch, frames)} of the forward's projected_states")
+        raise ValueError(
+            f"mask_time_indices has shape {tuple(mask.shape)}, expected (batch, frames) = "
+            f"{(batch, frames)} of the forward's projected_states"
+        )
     if mask.is_floating_point() or mask.is_complex():
         raise ValueError(f"mask_time_indices must be bool or integer 0/1, got {mask.dtype}")
     if negatives.dim() != 3 or tuple(negatives.shape[:2]) != (batch, frames) or negatives.shape[2] < 1:
-        raise ValueError(f"sampled_negative_indices has shape {tuple(negatives.shape)}, expected (batch, frames, "
-                         f"num_negatives >= 1) with (batch, frames) = {(batch, frames)}")
+        raise ValueError(
+            f"sampled_negative_indices has shape {tuple(negatives.shape)}, expected (batch, frames, "
+            f"num_negatives >= 1) with (batch, frames) = {(batch, frames)}"
+        )
     if negatives.is_floating_point() or negatives.dtype == torch.bool:
         raise ValueError(f"sampled_negative_indices must be an integer tensor, got {negatives.dtype}")
     if c.device.type == "cpu":  # value checks read tensors back: free on the CPU; on accelerators, never wait
@@ -69,16 +78,23 @@ def check_inputs(projected_states, projected_quantized_states, mask_time_indices
             raise ValueError("mask_time_indices must hold only 0 and 1")
         chosen = negatives[mask.bool()]
         if chosen.numel() and (int(chosen.min()) < 0 or int(chosen.max()) >= batch * frames):
-            raise ValueError(f"sampled_negative_indices of masked frames must index the flattened batch, "
-                             f"0 <= index < batch * frames = {batch * frames}; got {int(chosen.min())}.."
-                             f"{int(chosen.max())}")
+            raise ValueError(
+                f"sampled_negative_indices of masked frames must index the flattened batch, "
+                f"0 <= index < batch * frames = {batch * frames}; got {int(chosen.min())}.."
+                f"{int(chosen.max())}"
+            )
         for name, x in (("projected_states", c), ("projected_quantized_states", q)):
             if not bool(torch.isfinite(x).all()):
                 raise ValueError(f"{name} contains NaN or Inf")
 
 
-def contrastive_scores(projected_states: Tensor, projected_quantized_states: Tensor, mask_time_indices: Tensor,
-                       sampled_negative_indices: Tensor, temperature: float) -> ContrastiveScores:
+def contrastive_scores(
+    projected_states: Tensor,
+    projected_quantized_states: Tensor,
+    mask_time_indices: Tensor,
+    sampled_negative_indices: Tensor,
+    temperature: float,
+) -> ContrastiveScores:
     """The masked frames' logits: cosine similarity (in float32, as HF) over ``temperature``.
 
     Args:

@@ -10,14 +10,23 @@ estimates are averaged over the steps since the last log and added to the Traine
 >>> #                                 data_collator=PretrainingCollator(model.config),
 >>> #                                 rpc_loss=Wav2Vec2PretrainingLoss(model.config, objective="rpc"))
 """
+
 from collections import defaultdict
 
 from transformers import Trainer
 
 from .loss import Wav2Vec2PretrainingLoss
 
-LOGGED = ("E_pos", "E_neg", "mi_nce", "mi_rpc", "accuracy", "contrastive_loss", "diversity_loss",
-          "codevector_perplexity")
+LOGGED = (
+    "E_pos",
+    "E_neg",
+    "mi_nce",
+    "mi_rpc",
+    "accuracy",
+    "contrastive_loss",
+    "diversity_loss",
+    "codevector_perplexity",
+)
 
 
 class RPCPretrainingTrainer(Trainer):

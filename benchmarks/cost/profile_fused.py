@@ -5,6 +5,7 @@
 
 The fused path runs its chunks in single-threaded worker threads; the profiler records their ops too.
 """
+
 import argparse
 import os
 import sys
@@ -45,10 +46,12 @@ def main():
     a, b = out0.detach(), out1.detach()
     a.t() @ a, b.t() @ b
     floor = time.perf_counter() - start
-    text = (f"N = {args.n}, d = {args.dim}, method {args.method}{' + C++ kernel' if args.kernel else ''}, torch {torch.__version__}, "
-            f"{torch.get_num_threads()} threads: forward+backward {wall:.3f} s under the profiler, "
-            f"two Gram matrices {floor:.3f} s\n\n"
-            + prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=args.rows))
+    text = (
+        f"N = {args.n}, d = {args.dim}, method {args.method}{' + C++ kernel' if args.kernel else ''}, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads: forward+backward {wall:.3f} s under the profiler, "
+        f"two Gram matrices {floor:.3f} s\n\n"
+        + prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=args.rows)
+    )
     print(text)
     if args.out:
         with open(args.out, "w") as f:

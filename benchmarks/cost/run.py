@@ -15,6 +15,7 @@ estimated need.
 
 Writes <out>/results.md, results.json and cost.png (default out: benchmarks/cost/).
 """
+
 import argparse
 import json
 import os
@@ -136,16 +137,25 @@ def measure(name, n, dim, device, repeats, bf16):
     floors.append(timed(lambda: gram_floor(out0, out1), device))
     writes.append(timed(lambda: gradient_write(out0, out1), device))
     times = times or [first]
-    return dict(time_s=statistics.median(times), gram_s=statistics.median(floors),
-                grad_write_s=statistics.median(writes), peak_bytes=peak)
+    return dict(
+        time_s=statistics.median(times),
+        gram_s=statistics.median(floors),
+        grad_write_s=statistics.median(writes),
+        peak_bytes=peak,
+    )
 
 
 def train_step_times(name, n, device, repeats, bf16):
     """Step time of a small CNN + projection head trained with the loss (RPC vs NT-Xent at small N)."""
     torch.manual_seed(0)
     model = torch.nn.Sequential(
-        torch.nn.Conv2d(3, 32, 3, padding=1), torch.nn.ReLU(), torch.nn.Conv2d(32, 64, 3, stride=2, padding=1),
-        torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(64, 128),
+        torch.nn.Conv2d(3, 32, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.Conv2d(32, 64, 3, stride=2, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(1),
+        torch.nn.Flatten(),
+        torch.nn.Linear(64, 128),
     ).to(device)
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
     loss_fn = make_loss(name)
@@ -171,12 +181,26 @@ def available_bytes():
 
 
 def needed_bytes(name, n, dim):
-    return QUADRATIC_BYTES.get(name, 0.0) * (2 * n) ** 2 + 8 * n * dim * 4 + 2 ** 28
+    return QUADRATIC_BYTES.get(name, 0.0) * (2 * n) ** 2 + 8 * n * dim * 4 + 2**28
 
 
 def run_child(args, name, n, mode="loss", bf16=False):
-    cmd = [sys.executable, os.path.abspath(__file__), "--child", mode, name, str(n), "--dim", str(args.dim),
-           "--device", args.device, "--repeats", str(args.repeats), "--threads", str(args.threads)]
+    cmd = [
+        sys.executable,
+        os.path.abspath(__file__),
+        "--child",
+        mode,
+        name,
+        str(n),
+        "--dim",
+        str(args.dim),
+        "--device",
+        args.device,
+        "--repeats",
+        str(args.repeats),
+        "--threads",
+        str(args.threads),
+    ]
     if bf16:
         cmd.append("--bf16-row")
     result = subprocess.run(cmd, capture_output=True, text=True)
@@ -207,8 +231,9 @@ def run(args, on_row=lambda rows, steps: None):
     losses, gram_losses = args.losses, args.gram_losses
     if args.device.startswith("cuda"):  # the C++ kernel is a CPU path
         losses, gram_losses = ([x for x in names if not x.endswith(KERNEL_SUFFIX)] for names in (losses, gram_losses))
-    plan = [(n, name) for n in args.sizes for name in losses if f"{name}@{n}" not in args.skip] + \
-        [(n, name) for n in args.gram_sizes for name in gram_losses if f"{name}@{n}" not in args.skip]
+    plan = [(n, name) for n in args.sizes for name in losses if f"{name}@{n}" not in args.skip] + [
+        (n, name) for n in args.gram_sizes for name in gram_losses if f"{name}@{n}" not in args.skip
+    ]
     if any(name.endswith(KERNEL_SUFFIX) for _, name in plan):
         compiling = time.time()
         cpu_kernel.enable()  # compile once here (cached), not inside a child
@@ -216,8 +241,14 @@ def run(args, on_row=lambda rows, steps: None):
     for n, name in plan:
         need, avail = needed_bytes(name, n, args.dim), available_bytes()
         if not args.device.startswith("cuda") and avail is not None and need > 0.9 * avail:
-            rows.append(dict(n=n, loss=name, dtype="float32",
-                             skipped=f"needs about {need / 2**30:.1f} GiB, {avail / 2**30:.1f} GiB available"))
+            rows.append(
+                dict(
+                    n=n,
+                    loss=name,
+                    dtype="float32",
+                    skipped=f"needs about {need / 2**30:.1f} GiB, {avail / 2**30:.1f} GiB available",
+                )
+            )
             print(json.dumps(rows[-1]), flush=True)
         else:
             add(rows, dict(n=n, loss=name, dtype="float32"), lambda: run_child(args, name, n))
@@ -239,23 +270,47 @@ def _fmt_ratio(value, better, worse):
 
 
 def table(rows):
-    header = ["N", "loss", "dtype", "fwd+bwd ms", "Gram floor ms", "vs floor", "gradient write ms",
-              "time vs NTXentLoss", "peak MiB", "memory vs NTXentLoss"]
+    header = [
+        "N",
+        "loss",
+        "dtype",
+        "fwd+bwd ms",
+        "Gram floor ms",
+        "vs floor",
+        "gradient write ms",
+        "time vs NTXentLoss",
+        "peak MiB",
+        "memory vs NTXentLoss",
+    ]
     body = []
     for row in rows:
         if "skipped" in row:
             body.append([row["n"], row["loss"], row["dtype"], f"not run: {row['skipped']}"] + [""] * 6)
             continue
-        ref = next((r for r in rows if r["n"] == row["n"] and r["loss"] == REFERENCE and r["dtype"] == row["dtype"]
-                    and "skipped" not in r), None)
+        ref = next(
+            (
+                r
+                for r in rows
+                if r["n"] == row["n"] and r["loss"] == REFERENCE and r["dtype"] == row["dtype"] and "skipped" not in r
+            ),
+            None,
+        )
         t = ref["time_s"] / row["time_s"] if ref else None
         m = ref["peak_bytes"] / max(row["peak_bytes"], 1) if ref else None
-        body.append([row["n"], row["loss"], row["dtype"], f"{row['time_s'] * 1e3:.1f}", f"{row['gram_s'] * 1e3:.1f}",
-                     f"{row['time_s'] / row['gram_s']:.2f}x",
-                     f"{row['grad_write_s'] * 1e3:.1f}" if "grad_write_s" in row else "-",  # older results lack it
-                     _fmt_ratio(t, "faster", "slower") if row["loss"] != REFERENCE else "1",
-                     f"{row['peak_bytes'] / 2**20:.1f}",
-                     _fmt_ratio(m, "less", "more") if row["loss"] != REFERENCE else "1"])
+        body.append(
+            [
+                row["n"],
+                row["loss"],
+                row["dtype"],
+                f"{row['time_s'] * 1e3:.1f}",
+                f"{row['gram_s'] * 1e3:.1f}",
+                f"{row['time_s'] / row['gram_s']:.2f}x",
+                f"{row['grad_write_s'] * 1e3:.1f}" if "grad_write_s" in row else "-",  # older results lack it
+                _fmt_ratio(t, "faster", "slower") if row["loss"] != REFERENCE else "1",
+                f"{row['peak_bytes'] / 2**20:.1f}",
+                _fmt_ratio(m, "less", "more") if row["loss"] != REFERENCE else "1",
+            ]
+        )
     return markdown(header, body, align="rllrrrrrrr")
 
 
@@ -288,24 +343,38 @@ def plot(rows, path):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="*", default=[256, 1024, 4096, 16384])
-    parser.add_argument("--losses", nargs="*",
-                        default=["NTXentLoss", "DCLLoss", "RPCLoss dense", "RPCLoss gram", "RPCLoss gram+cpp"],
-                        help="losses run at --sizes ('+cpp': the opt-in C++ CPU kernel, skipped on CUDA)")
+    parser.add_argument(
+        "--losses",
+        nargs="*",
+        default=["NTXentLoss", "DCLLoss", "RPCLoss dense", "RPCLoss gram", "RPCLoss gram+cpp"],
+        help="losses run at --sizes ('+cpp': the opt-in C++ CPU kernel, skipped on CUDA)",
+    )
     parser.add_argument("--skip", nargs="*", default=[], help='rows not to run, e.g. "DCLLoss@16384"')
-    parser.add_argument("--gram-sizes", type=int, nargs="*", default=[65536, 262144, 1048576],
-                        help="sizes run for the fused RPC path only")
-    parser.add_argument("--gram-losses", nargs="*", default=["RPCLoss gram", "RPCLoss gram+cpp"],
-                        help="the losses run at --gram-sizes")
+    parser.add_argument(
+        "--gram-sizes",
+        type=int,
+        nargs="*",
+        default=[65536, 262144, 1048576],
+        help="sizes run for the fused RPC path only",
+    )
+    parser.add_argument(
+        "--gram-losses", nargs="*", default=["RPCLoss gram", "RPCLoss gram+cpp"], help="the losses run at --gram-sizes"
+    )
     parser.add_argument("--dim", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--bf16", action="store_true", help="add bf16-autocast rows (GPU mode)")
     parser.add_argument("--bf16-sizes", type=int, nargs="*", default=[4096, 16384])
-    parser.add_argument("--bf16-losses", nargs="*", default=["NTXentLoss", "RPCLoss gram"],
-                        help="the losses run at --bf16-sizes")
-    parser.add_argument("--time-budget", type=float, default=0,
-                        help="seconds; rows not started by then are recorded as not run (0: no limit)")
+    parser.add_argument(
+        "--bf16-losses", nargs="*", default=["NTXentLoss", "RPCLoss gram"], help="the losses run at --bf16-sizes"
+    )
+    parser.add_argument(
+        "--time-budget",
+        type=float,
+        default=0,
+        help="seconds; rows not started by then are recorded as not run (0: no limit)",
+    )
     parser.add_argument("--train-step", action="store_true", help="add RPC vs NT-Xent training-step times")
     parser.add_argument("--train-step-sizes", type=int, nargs="*", default=[256, 1024])
     parser.add_argument("--out", default=HERE)
@@ -328,9 +397,10 @@ def main():
 
     def save(rows, steps, partial=True):
         host = machine.describe(device=args.device, threads=args.threads, load=True)  # the load as rows arrive
-        write_json(os.path.join(args.out, "results.json"),
-                   dict(command=command, machine=host, rows=rows, steps=steps,
-                        **({"partial": True} if partial else {})))
+        write_json(
+            os.path.join(args.out, "results.json"),
+            dict(command=command, machine=host, rows=rows, steps=steps, **({"partial": True} if partial else {})),
+        )
 
     rows, steps = run(args, on_row=save)
     parts = [

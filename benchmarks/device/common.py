@@ -4,6 +4,7 @@ Each part is ``python benchmarks/device/<part>.py --out FILE --budget SECONDS [-
 ``--dry-run`` means tiny sizes on the CPU (what CI runs), otherwise the sizes of the GPU run on
 ``cuda``.
 """
+
 import argparse
 import os
 import sys

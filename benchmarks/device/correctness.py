@@ -18,6 +18,7 @@ up to N = 65536, is recorded per row as ``within_readme_2e-5``.
 
     python benchmarks/device/correctness.py --out a.json --dry-run
 """
+
 import time
 
 import common
@@ -29,12 +30,12 @@ from reference import relative_error, rpc_loss_and_grads
 from results import PartFile
 
 
-
 def paper_preset(setting):
     """``RPCLoss.from_paper(setting)``'s settings as keyword arguments (for RPCLoss and the reference)."""
     loss = rp.RPCLoss.from_paper(setting)
-    return dict(alpha=loss.alpha, beta=loss.beta, gamma=loss.gamma, temperature=loss.temperature,
-                normalize=loss.normalize)
+    return dict(
+        alpha=loss.alpha, beta=loss.beta, gamma=loss.gamma, temperature=loss.temperature, normalize=loss.normalize
+    )
 
 
 SETTINGS = {
@@ -71,9 +72,21 @@ def check_reference(part, device, n, d):
         dense = fused(rp.RPCLoss(method="dense", **kwargs), out0, out1, negatives, False, device)
         ref = rpc_loss_and_grads(out0, out1, negatives, block=max(1, n // 3), **_reference_kwargs(kwargs))
         errors = [relative_error(x, y) for x, y in zip(ref, dense)]
-        part.update(reference_check=(part.data.get("reference_check") or []) + [dict(
-            setting=name, n=n, d=d, bank=64, loss_rel=errors[0], grad0_rel=errors[1], grad1_rel=errors[2],
-            ok=max(errors) < 1e-10)])
+        part.update(
+            reference_check=(part.data.get("reference_check") or [])
+            + [
+                dict(
+                    setting=name,
+                    n=n,
+                    d=d,
+                    bank=64,
+                    loss_rel=errors[0],
+                    grad0_rel=errors[1],
+                    grad1_rel=errors[2],
+                    ok=max(errors) < 1e-10,
+                )
+            ]
+        )
 
 
 def _reference_kwargs(kwargs):
@@ -88,10 +101,19 @@ def main():
     dry = args.dry_run
     sizes, d = ((64, 300), 16) if dry else ((1024, 8192, 65536), 128)
     block = 97 if dry else None  # the dry run splits the reference into uneven blocks
-    part = PartFile(args.out, "a", "Correctness: fused RPC vs the float64 dense reference", dry, device=args.device,
-                    d=d, sizes=list(sizes), precisions=list(PRECISIONS), settings=list(SETTINGS),
-                    tolerance=dict(TOLERANCE, readme_float32_loss=README_FP32),
-                    matmul_tf32=bool(torch.backends.cuda.matmul.allow_tf32))
+    part = PartFile(
+        args.out,
+        "a",
+        "Correctness: fused RPC vs the float64 dense reference",
+        dry,
+        device=args.device,
+        d=d,
+        sizes=list(sizes),
+        precisions=list(PRECISIONS),
+        settings=list(SETTINGS),
+        tolerance=dict(TOLERANCE, readme_float32_loss=README_FP32),
+        matmul_tf32=bool(torch.backends.cuda.matmul.allow_tf32),
+    )
     check_reference(part, args.device, 40 if dry else 1024, d)
     for n in sizes:
         for name, setting in SETTINGS.items():
@@ -106,8 +128,7 @@ def main():
                 key = "bf16" if low else "float32"
                 t0 = time.time()
                 if key not in refs:  # the reference sees the same values the loss sees
-                    refs[key] = rpc_loss_and_grads(a, b, negatives, block=block,
-                                                   **_reference_kwargs(setting["kwargs"]))
+                    refs[key] = rpc_loss_and_grads(a, b, negatives, block=block, **_reference_kwargs(setting["kwargs"]))
                 ref_s = time.time() - t0
                 t0 = time.time()
                 got = fused(loss_fn, a, b, negatives, precision.startswith("autocast"), args.device)
@@ -116,15 +137,31 @@ def main():
                 errors = [relative_error(x, y) for x, y in zip(got, refs[key])]
                 finite = all(bool(torch.isfinite(t).all()) for t in got)
                 tol_loss, tol_grad = TOLERANCE[key]
-                row = dict(n=n, d=d, setting=name, bank=bank, precision=precision, method=method,
-                           loss=float(got[0]), loss_ref=float(refs[key][0]), loss_rel=errors[0],
-                           grad0_rel=errors[1], grad1_rel=errors[2], grad_dtype=str(got[1].dtype).replace("torch.", ""),
-                           finite=finite, ok=finite and errors[0] <= tol_loss and max(errors[1:]) <= tol_grad,
-                           within_readme_2e_5=errors[0] <= README_FP32, fused_s=round(fused_s, 4),
-                           reference_s=round(ref_s, 3))
+                row = dict(
+                    n=n,
+                    d=d,
+                    setting=name,
+                    bank=bank,
+                    precision=precision,
+                    method=method,
+                    loss=float(got[0]),
+                    loss_ref=float(refs[key][0]),
+                    loss_rel=errors[0],
+                    grad0_rel=errors[1],
+                    grad1_rel=errors[2],
+                    grad_dtype=str(got[1].dtype).replace("torch.", ""),
+                    finite=finite,
+                    ok=finite and errors[0] <= tol_loss and max(errors[1:]) <= tol_grad,
+                    within_readme_2e_5=errors[0] <= README_FP32,
+                    fused_s=round(fused_s, 4),
+                    reference_s=round(ref_s, 3),
+                )
                 part.add(row)
-                print(f"a: N={n} {name} {precision}: loss rel {errors[0]:.1e}, grads {errors[1]:.1e} "
-                      f"{errors[2]:.1e} -> {'ok' if row['ok'] else 'FAIL'}", flush=True)
+                print(
+                    f"a: N={n} {name} {precision}: loss rel {errors[0]:.1e}, grads {errors[1]:.1e} "
+                    f"{errors[2]:.1e} -> {'ok' if row['ok'] else 'FAIL'}",
+                    flush=True,
+                )
             del refs
             if args.device == "cuda":
                 torch.cuda.empty_cache()

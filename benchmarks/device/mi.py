@@ -10,6 +10,7 @@ each finished wave's results are in this part's file at once, and ``--combine`` 
 
     python benchmarks/device/mi.py --out e.json --dry-run
 """
+
 import glob
 import os
 import sys
@@ -27,19 +28,44 @@ def main():
     args = common.parse(__doc__)
     common.require_device(args.device)
     if args.dry_run:
-        scale, estimators, max_seeds = ["--hidden", "16", "--steps", "8", "--tail", "4", "--batch", "16"], \
-            ["rpc_authors", "rpc", "infonce"], 1
+        scale, estimators, max_seeds = (
+            ["--hidden", "16", "--steps", "8", "--tail", "4", "--batch", "16"],
+            ["rpc_authors", "rpc", "infonce"],
+            1,
+        )
     else:
         scale, estimators, max_seeds = [], ESTIMATORS, 10
     # "rpc" is read off the rpc_authors critic (one run serves both); the dry run stays in one process
     workers = 1 if args.dry_run else len(estimators) - 1
     out = os.path.join(args.work, "e_mi")
     os.makedirs(out, exist_ok=True)
-    base = [sys.executable, SCRIPT, "--setting", "authors", "--device", args.device, "--workers", str(workers),
-            "--progress", "4", "--out", out, "--estimators", *estimators, *scale]
-    part = PartFile(args.out, "e", "MI estimation: the authors' full protocol, every estimator", args.dry_run,
-                    device=args.device, command=" ".join(["python benchmarks/mi/run.py", *base[2:]]).replace(out, "WORK/e_mi"),
-                    waves=[], protocol="reduced (dry run)" if args.dry_run else "full (4000 steps/level, tail 3000, 512 wide)")
+    base = [
+        sys.executable,
+        SCRIPT,
+        "--setting",
+        "authors",
+        "--device",
+        args.device,
+        "--workers",
+        str(workers),
+        "--progress",
+        "4",
+        "--out",
+        out,
+        "--estimators",
+        *estimators,
+        *scale,
+    ]
+    part = PartFile(
+        args.out,
+        "e",
+        "MI estimation: the authors' full protocol, every estimator",
+        args.dry_run,
+        device=args.device,
+        command=" ".join(["python benchmarks/mi/run.py", *base[2:]]).replace(out, "WORK/e_mi"),
+        waves=[],
+        protocol="reduced (dry run)" if args.dry_run else "full (4000 steps/level, tail 3000, 512 wide)",
+    )
     env = dict(os.environ, OMP_NUM_THREADS="1")  # 6 processes share the machine's cores
     last = None
     for seed in range(max_seeds):
@@ -50,8 +76,12 @@ def main():
                 return finish(part, out)
             tag = f"s{seed}_{task}"
             t0 = time.time()
-            rc, tail = run_watched(base + ["--seeds", str(seed), "--tasks", task, "--tag", tag],
-                                   os.path.join(args.work, f"e_mi_{tag}.log"), timeout=max(left - 5, 1), env=env)
+            rc, tail = run_watched(
+                base + ["--seeds", str(seed), "--tasks", task, "--tag", tag],
+                os.path.join(args.work, f"e_mi_{tag}.log"),
+                timeout=max(left - 5, 1),
+                env=env,
+            )
             last = time.time() - t0
             wave = dict(seed=seed, task=task, seconds=round(last, 1), rc=rc)
             path = os.path.join(out, f"results_{tag}.json")
@@ -72,15 +102,25 @@ def finish(part, out):
     """Merge every finished wave (seeds x tasks) with the MI script's own --combine."""
     done = sorted(glob.glob(os.path.join(out, "results_s*_*.json")))
     if done:
-        rc, tail = run_watched([sys.executable, SCRIPT, "--combine", *done, "--tag", "device", "--out", out],
-                               os.path.join(out, "combine.log"))
+        rc, tail = run_watched(
+            [sys.executable, SCRIPT, "--combine", *done, "--tag", "device", "--out", out],
+            os.path.join(out, "combine.log"),
+        )
         if rc == 0:
             combined = load(os.path.join(out, "results_device.json"))
-            part.update(combined=dict(stats=combined["stats"], mode=combined["mode"],
-                                      steps_per_level=combined["steps_per_level"], tail=combined["tail"],
-                                      hidden=combined["hidden"], seeds={t: sorted({w["seed"] for w in part.data["waves"]
-                                                                                    if w["task"] == t and "stats" in w})
-                                                                        for t in ("gaussian", "cubic")}))
+            part.update(
+                combined=dict(
+                    stats=combined["stats"],
+                    mode=combined["mode"],
+                    steps_per_level=combined["steps_per_level"],
+                    tail=combined["tail"],
+                    hidden=combined["hidden"],
+                    seeds={
+                        t: sorted({w["seed"] for w in part.data["waves"] if w["task"] == t and "stats" in w})
+                        for t in ("gaussian", "cubic")
+                    },
+                )
+            )
         else:
             part.skip("combine", tail[-500:])
     part.done()

@@ -16,6 +16,7 @@ the rows then say ``sync_check: "not available on cpu"``.
 
     python benchmarks/device/nosync.py --out b.json --dry-run
 """
+
 import importlib
 
 import common
@@ -35,6 +36,7 @@ def mlp(d_in):
 
 def two_view(loss_fn, batch, d_in=64, model=None, image=False, autocast=False):
     """A case: the model maps x0, x1 to two views' embeddings, the loss takes (out0, out1)."""
+
     def build(device):
         net = (model() if model else mlp(d_in)).to(device)
         shape = (batch, 3, 16, 16) if image else (batch, d_in)
@@ -45,7 +47,9 @@ def two_view(loss_fn, batch, d_in=64, model=None, image=False, autocast=False):
         def loss():
             with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=autocast):
                 return fn(net(x0), net(x1))
+
         return net, loss
+
     return build
 
 
@@ -56,11 +60,13 @@ def queue(objective, batch, bank):
         q = torch.nn.functional.normalize(torch.randn(bank, D, device=device), dim=1)
         fn = rp.ContrastiveLoss(objective)
         return net, lambda: fn.queue_loss(net(x0), net(x1), q)
+
     return build
 
 
 def column0(objective, anchors, k):
     """fairseq / wav2vec layout: logits (A, 1 + K), positive in column 0, -inf marks a dropped distractor."""
+
     def build(device):
         net = mlp(64).to(device)
         x = torch.randn(anchors, 64, device=device)
@@ -72,24 +78,39 @@ def column0(objective, anchors, k):
             logits = torch.einsum("ad,akd->ak", net(x), targets) / 10.0
             logits = torch.cat([logits[:, :1], logits[:, 1:].masked_fill(drop, float("-inf"))], dim=1)
             return rp.get_objective(objective)(*split_column0_logits(logits))
+
         return net, loss
+
     return build
 
 
 def transformers_case(batch, use_adapter_loss):
     """rpc_transformers on a tiny Hugging Face Wav2Vec2ForPreTraining (random weights, no download):
     the adapter's whole loss (``Wav2Vec2PretrainingLoss``), or only its scores fed to the core ``rpc_loss``."""
+
     def build(device):
         import transformers
         from transformers.models.wav2vec2 import modeling_wav2vec2 as mw
 
         adapter = importlib.import_module("rpc_transformers")
         scores_fn = adapter.contrastive_scores
-        config = transformers.Wav2Vec2Config(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                                             intermediate_size=64, conv_dim=(16, 16), conv_stride=(5, 4),
-                                             conv_kernel=(10, 8), num_codevector_groups=2, codevector_dim=32,
-                                             proj_codevector_dim=16, num_negatives=5, mask_time_prob=0.5,
-                                             mask_time_length=2, do_stable_layer_norm=True, feat_extract_norm="layer")
+        config = transformers.Wav2Vec2Config(
+            hidden_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=64,
+            conv_dim=(16, 16),
+            conv_stride=(5, 4),
+            conv_kernel=(10, 8),
+            num_codevector_groups=2,
+            codevector_dim=32,
+            proj_codevector_dim=16,
+            num_negatives=5,
+            mask_time_prob=0.5,
+            mask_time_length=2,
+            do_stable_layer_norm=True,
+            feat_extract_norm="layer",
+        )
         net = transformers.Wav2Vec2ForPreTraining(config).to(device)
         audio = torch.randn(batch, 1600, device=device)
         frames = int(net._get_feat_extract_output_lengths(1600))
@@ -103,26 +124,32 @@ def transformers_case(batch, use_adapter_loss):
 
             def loss():
                 return loss_fn(net(audio, mask_time_indices=mask), mask, negatives).loss
+
             return net, loss
 
         def loss():
             out = net(audio, mask_time_indices=mask)
             s = scores_fn(out.projected_states, out.projected_quantized_states, mask, negatives, temperature=0.1)
             return rp.rpc_loss(s.pos, s.neg, s.valid)
+
         return net, loss
+
     return build
 
 
 def lightly_loss(name, **kwargs):
     def make():
         from lightly import loss
+
         return getattr(loss, name)(**kwargs)
+
     return make
 
 
 def adapter(module, name, **kwargs):
     def make():
         return getattr(importlib.import_module(module), name)(**kwargs)
+
     return make
 
 
@@ -149,32 +176,66 @@ def cases(batch, bank):
         ("core", "RPCLoss(check_finite='async')", [], two_view(lambda: rp.RPCLoss(check_finite="async"), batch)),
         ("core", "RPCLoss(), model under bf16 autocast", [], two_view(rp.RPCLoss, batch, autocast=True)),
     ]
-    out += [("core", f"ContrastiveLoss('{o}')", [], two_view(lambda o=o: rp.ContrastiveLoss(o), batch))
-            for o in rp.OBJECTIVES]
-    out += [("core", f"ContrastiveLoss('{o}').queue_loss, {bank} queued negatives", [], queue(o, batch, bank))
-            for o in ("rpc", "infonce")]
-    out += [("core", f"{o}_loss on column-0 logits (fairseq / wav2vec layout)", [], column0(o, batch, 10))
-            for o in ("rpc", "infonce")]
+    out += [
+        ("core", f"ContrastiveLoss('{o}')", [], two_view(lambda o=o: rp.ContrastiveLoss(o), batch))
+        for o in rp.OBJECTIVES
+    ]
+    out += [
+        ("core", f"ContrastiveLoss('{o}').queue_loss, {bank} queued negatives", [], queue(o, batch, bank))
+        for o in ("rpc", "infonce")
+    ]
+    out += [
+        ("core", f"{o}_loss on column-0 logits (fairseq / wav2vec layout)", [], column0(o, batch, 10))
+        for o in ("rpc", "infonce")
+    ]
     out += [
         ("rpc_lightly", "rpc_lightly.RPCLoss()", ["lightly"], two_view(adapter("rpc_lightly", "RPCLoss"), batch)),
-        ("rpc_lightly", "rpc_lightly.ContrastiveLoss('mio')", ["lightly"],
-         two_view(adapter("rpc_lightly", "ContrastiveLoss", objective="mio"), batch)),
-        ("rpc_lightly", f"rpc_lightly.RPCLoss(memory_bank_size=({bank}, {D}))", ["lightly"],
-         two_view(adapter("rpc_lightly", "RPCLoss", memory_bank_size=(bank, D)), batch)),
-        ("rpc_lightly", "rpc_lightly.SimCLRModel(rpc_timm resnet18) + rpc_lightly.RPCLoss()", ["lightly", "timm"],
-         two_view(adapter("rpc_lightly", "RPCLoss"), max(batch // 8, 4), model=simclr_model, image=True)),
-        ("rpc_timm", "rpc_timm.create_backbone('resnet18') + RPCLoss()", ["timm"],
-         two_view(rp.RPCLoss, max(batch // 8, 4), model=resnet18, image=True)),
-        ("rpc_transformers", "Wav2Vec2ForPreTraining + rpc_transformers.Wav2Vec2PretrainingLoss('rpc')",
-         ["transformers", "rpc_transformers"], transformers_case(2, use_adapter_loss=True)),
-        ("rpc_transformers", "Wav2Vec2ForPreTraining + rpc_transformers.contrastive_scores + rpc_loss",
-         ["transformers", "rpc_transformers"], transformers_case(2, use_adapter_loss=False)),
+        (
+            "rpc_lightly",
+            "rpc_lightly.ContrastiveLoss('mio')",
+            ["lightly"],
+            two_view(adapter("rpc_lightly", "ContrastiveLoss", objective="mio"), batch),
+        ),
+        (
+            "rpc_lightly",
+            f"rpc_lightly.RPCLoss(memory_bank_size=({bank}, {D}))",
+            ["lightly"],
+            two_view(adapter("rpc_lightly", "RPCLoss", memory_bank_size=(bank, D)), batch),
+        ),
+        (
+            "rpc_lightly",
+            "rpc_lightly.SimCLRModel(rpc_timm resnet18) + rpc_lightly.RPCLoss()",
+            ["lightly", "timm"],
+            two_view(adapter("rpc_lightly", "RPCLoss"), max(batch // 8, 4), model=simclr_model, image=True),
+        ),
+        (
+            "rpc_timm",
+            "rpc_timm.create_backbone('resnet18') + RPCLoss()",
+            ["timm"],
+            two_view(rp.RPCLoss, max(batch // 8, 4), model=resnet18, image=True),
+        ),
+        (
+            "rpc_transformers",
+            "Wav2Vec2ForPreTraining + rpc_transformers.Wav2Vec2PretrainingLoss('rpc')",
+            ["transformers", "rpc_transformers"],
+            transformers_case(2, use_adapter_loss=True),
+        ),
+        (
+            "rpc_transformers",
+            "Wav2Vec2ForPreTraining + rpc_transformers.contrastive_scores + rpc_loss",
+            ["transformers", "rpc_transformers"],
+            transformers_case(2, use_adapter_loss=False),
+        ),
         ("rpc_solo", "rpc_solo (solo-learn method)", ["solo", "rpc_solo"], None),
         ("rpc_fairseq", "rpc_fairseq criterion", ["fairseq", "rpc_fairseq.criterion"], None),
         ("lightly (control)", "lightly.loss.NTXentLoss()", ["lightly"], two_view(lightly_loss("NTXentLoss"), batch)),
         ("lightly (control)", "lightly.loss.DCLLoss()", ["lightly"], two_view(lightly_loss("DCLLoss"), batch)),
-        ("lightly (control)", f"lightly.loss.NTXentLoss(memory_bank_size=({bank}, {D}))", ["lightly"],
-         two_view(lightly_loss("NTXentLoss", memory_bank_size=(bank, D)), batch)),
+        (
+            "lightly (control)",
+            f"lightly.loss.NTXentLoss(memory_bank_size=({bank}, {D}))",
+            ["lightly"],
+            two_view(lightly_loss("NTXentLoss", memory_bank_size=(bank, D)), batch),
+        ),
     ]
     return out
 
@@ -209,8 +270,9 @@ def run_case(build, device, check):
             torch.cuda.set_sync_debug_mode("default")
     common.sync(device)
     finite = all(bool(torch.isfinite(v)) for v in values)
-    return ("no host sync" if check else "ran (no sync check on cpu)") if finite else "non-finite loss", \
-        f"losses {[round(float(v), 5) for v in values]}"
+    return (
+        "no host sync" if check else "ran (no sync check on cpu)"
+    ) if finite else "non-finite loss", f"losses {[round(float(v), 5) for v in values]}"
 
 
 def main():
@@ -218,9 +280,16 @@ def main():
     common.require_device(args.device)
     check = args.device == "cuda"
     batch, bank = (16, 32) if args.dry_run else (256, 4096)
-    part = PartFile(args.out, "b", "No host synchronisation in a training step", args.dry_run, device=args.device,
-                    batch=batch, bank=bank, sync_check="torch.cuda.set_sync_debug_mode('error')" if check
-                    else "not available on cpu")
+    part = PartFile(
+        args.out,
+        "b",
+        "No host synchronisation in a training step",
+        args.dry_run,
+        device=args.device,
+        batch=batch,
+        bank=bank,
+        sync_check="torch.cuda.set_sync_debug_mode('error')" if check else "not available on cpu",
+    )
     for group, name, needs, build in cases(batch, bank):
         reason = next((r for r in map(common.import_reason, needs) if r), None)
         if reason or build is None:
@@ -234,8 +303,13 @@ def main():
         part.add(dict(group=group, loss=name, status=status, detail=detail))
         print(f"b: {name}: {status} ({detail})", flush=True)
     rows = part.data["rows"]
-    part.done(all_ok=all(r["status"] in ("no host sync", "ran (no sync check on cpu)") for r in rows
-                         if r["group"] != "lightly (control)"))
+    part.done(
+        all_ok=all(
+            r["status"] in ("no host sync", "ran (no sync check on cpu)")
+            for r in rows
+            if r["group"] != "lightly (control)"
+        )
+    )
 
 
 if __name__ == "__main__":

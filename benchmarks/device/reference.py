@@ -18,6 +18,7 @@ through each block: exact to float64 round-off and O(N^2 D) work, so N = 65536 f
 >>> bool(torch.isclose(loss, rpc_plugins.RPCLoss(method="dense")(a, b), rtol=1e-12))
 True
 """
+
 import torch
 import torch.nn.functional as F
 
@@ -26,12 +27,13 @@ EXACT = torch.float64
 
 def default_block(rows, device_type):
     """Anchor rows per block: score blocks of at most 2^29 float64 entries on a GPU (4 GiB), 2^22 on the CPU."""
-    cap = 2 ** 29 if device_type == "cuda" else 2 ** 22
+    cap = 2**29 if device_type == "cuda" else 2**22
     return max(1, min(rows, cap // max(rows, 1)))
 
 
-def rpc_loss_and_grads(out0, out1, negatives=None, alpha=0.3, beta=0.01, gamma=0.1, temperature=0.1,
-                       normalize=True, block=None):
+def rpc_loss_and_grads(
+    out0, out1, negatives=None, alpha=0.3, beta=0.01, gamma=0.1, temperature=0.1, normalize=True, block=None
+):
     """(loss, d loss / d out0, d loss / d out1), all float64, from the values of ``out0, out1`` (any dtype).
 
     ``negatives`` (M, D) are extra negatives for every anchor (no gradient, like a memory bank).
@@ -61,8 +63,12 @@ def rpc_loss_and_grads(out0, out1, negatives=None, alpha=0.3, beta=0.01, gamma=0
         negative[local, anchors] = False
         negative[local, partner] = False
         neg = torch.where(negative, scores, torch.zeros_like(scores))
-        part = -(pos.sum() / pos_count - beta / 2 * (pos * pos).sum() / pos_count
-                 - alpha * neg.sum() / neg_count - gamma / 2 * (neg * neg).sum() / neg_count)
+        part = -(
+            pos.sum() / pos_count
+            - beta / 2 * (pos * pos).sum() / pos_count
+            - alpha * neg.sum() / neg_count
+            - gamma / 2 * (neg * neg).sum() / neg_count
+        )
         if q is not None:
             bank = leaf[start:stop] @ q.t() / temperature
             part = part + (alpha * bank.sum() + gamma / 2 * (bank * bank).sum()) / neg_count

@@ -6,6 +6,7 @@ part that is missing, cut off or failed is shown as such (with its log's last li
     python benchmarks/device/render.py OUT_DIR --to benchmarks/device     # after a GPU run
     python benchmarks/device/render.py /tmp/dry --to /tmp/dry_render       # after a dry run
 """
+
 import argparse
 import json
 import os
@@ -22,12 +23,17 @@ from results import load  # noqa: E402
 
 from benchmarks.harness.tables import markdown  # noqa: E402
 
-FILES = dict(a="a_correctness.json", b="b_nosync.json", c="c_cost.json", d="d_step.json", e="e_mi.json",
-             f="f_vision.json")
-TITLES = dict(a="a. Correctness on the device: fused RPC vs the float64 dense reference",
-              b="b. No host synchronisation in a training step", c="c. Cost: RPC (fused) vs lightly's NTXentLoss / DCLLoss",
-              d="d. Training-step overhead: timm ResNet-18, RPC vs NT-Xent", e="e. MI estimation: the authors' full protocol",
-              f="f. Vision: ResNet-18 on Fashion-MNIST")
+FILES = dict(
+    a="a_correctness.json", b="b_nosync.json", c="c_cost.json", d="d_step.json", e="e_mi.json", f="f_vision.json"
+)
+TITLES = dict(
+    a="a. Correctness on the device: fused RPC vs the float64 dense reference",
+    b="b. No host synchronisation in a training step",
+    c="c. Cost: RPC (fused) vs lightly's NTXentLoss / DCLLoss",
+    d="d. Training-step overhead: timm ResNet-18, RPC vs NT-Xent",
+    e="e. MI estimation: the authors' full protocol",
+    f="f. Vision: ResNet-18 on Fashion-MNIST",
+)
 
 
 def _read(folder, name):
@@ -46,16 +52,21 @@ def header(folder, env):
     if env is None:
         return lines + ["env.json is missing: the machine is unknown.", ""]
     if env.get("dry_run"):
-        lines += ["**Dry run**: tiny sizes on the CPU, a check that the script runs; no number here is a GPU result.", ""]
+        lines += [
+            "**Dry run**: tiny sizes on the CPU, a check that the script runs; no number here is a GPU result.",
+            "",
+        ]
     gpu = env.get("gpu", "no GPU")
-    lines += [f"Machine: {gpu} ({env.get('gpu_memory_gib', '-')} GiB, compute capability "
-              f"{env.get('compute_capability', '-')}), driver/nvidia-smi: `{env.get('nvidia_smi', '-')}`  ",
-              f"torch {env['torch']} (CUDA {env['torch_cuda']}, cuDNN {env.get('cudnn', '-')}), Python {env['python']}, "
-              f"{env['cpus']} CPUs; lightly {env['packages'].get('lightly')}, timm {env['packages'].get('timm')}, "
-              f"transformers {env['packages'].get('transformers')}; carried wheels: "
-              f"{', '.join(env.get('carried_wheels') or []) or 'none'}; float32 matmul TF32: {env.get('matmul_tf32')}.  ",
-              "Command: `bash benchmarks/device/run.sh` (output folder rendered by `python benchmarks/device/render.py`).",
-              ""]
+    lines += [
+        f"Machine: {gpu} ({env.get('gpu_memory_gib', '-')} GiB, compute capability "
+        f"{env.get('compute_capability', '-')}), driver/nvidia-smi: `{env.get('nvidia_smi', '-')}`  ",
+        f"torch {env['torch']} (CUDA {env['torch_cuda']}, cuDNN {env.get('cudnn', '-')}), Python {env['python']}, "
+        f"{env['cpus']} CPUs; lightly {env['packages'].get('lightly')}, timm {env['packages'].get('timm')}, "
+        f"transformers {env['packages'].get('transformers')}; carried wheels: "
+        f"{', '.join(env.get('carried_wheels') or []) or 'none'}; float32 matmul TF32: {env.get('matmul_tf32')}.  ",
+        "Command: `bash benchmarks/device/run.sh` (output folder rendered by `python benchmarks/device/render.py`).",
+        "",
+    ]
     try:
         with open(os.path.join(folder, "progress.log")) as f:
             lines += ["Progress log:", "", "```", f.read().rstrip(), "```", ""]
@@ -78,27 +89,59 @@ def status_line(data):
 def part_a(data):
     lines = []
     for c in data.get("reference_check") or []:
-        lines.append(f"Reference check ({c['setting']}, N = {c['n']}, {c['bank']} extra negatives, float64): block "
-                     f"reference vs the package's dense path, loss {_sci(c['loss_rel'])}, gradients "
-                     f"{_sci(c['grad0_rel'])} / {_sci(c['grad1_rel'])} relative: {'ok' if c['ok'] else 'FAIL'}.  ")
+        lines.append(
+            f"Reference check ({c['setting']}, N = {c['n']}, {c['bank']} extra negatives, float64): block "
+            f"reference vs the package's dense path, loss {_sci(c['loss_rel'])}, gradients "
+            f"{_sci(c['grad0_rel'])} / {_sci(c['grad1_rel'])} relative: {'ok' if c['ok'] else 'FAIL'}.  "
+        )
     tol = data.get("tolerance", {})
-    lines += ["", f"Pass marks (relative, loss / gradients): float32 inputs {tol.get('float32')}, bf16 inputs "
-              f"{tol.get('bf16')}; `<= 2e-5`: the loss within the README's CPU figure.", "",
-              markdown(["N", "setting", "precision", "path", "loss rel. error", "grad rel. error (out0 / out1)",
-                        "grad dtype", "loss <= 2e-5", "pass"],
-                       [[r["n"], r["setting"], r["precision"], r["method"], _sci(r["loss_rel"]),
-                         f"{_sci(r['grad0_rel'])} / {_sci(r['grad1_rel'])}", r["grad_dtype"],
-                         "yes" if r["within_readme_2e_5"] else "no", "ok" if r["ok"] else "**FAIL**"]
-                        for r in data.get("rows") or []], align="rlllrrlll")]
+    lines += [
+        "",
+        f"Pass marks (relative, loss / gradients): float32 inputs {tol.get('float32')}, bf16 inputs "
+        f"{tol.get('bf16')}; `<= 2e-5`: the loss within the README's CPU figure.",
+        "",
+        markdown(
+            [
+                "N",
+                "setting",
+                "precision",
+                "path",
+                "loss rel. error",
+                "grad rel. error (out0 / out1)",
+                "grad dtype",
+                "loss <= 2e-5",
+                "pass",
+            ],
+            [
+                [
+                    r["n"],
+                    r["setting"],
+                    r["precision"],
+                    r["method"],
+                    _sci(r["loss_rel"]),
+                    f"{_sci(r['grad0_rel'])} / {_sci(r['grad1_rel'])}",
+                    r["grad_dtype"],
+                    "yes" if r["within_readme_2e_5"] else "no",
+                    "ok" if r["ok"] else "**FAIL**",
+                ]
+                for r in data.get("rows") or []
+            ],
+            align="rlllrrlll",
+        ),
+    ]
     return lines + [""]
 
 
 def part_b(data):
-    lines = [f"Sync check: {data.get('sync_check')}; batch {data.get('batch')}, {data.get('bank')} queued negatives.", "",
-             markdown(["group", "loss", "result", "detail"],
-                      [[r["group"], r["loss"], r["status"], r["detail"].replace("|", "/")]
-                       for r in data.get("rows") or []],
-                      align="llll")]
+    lines = [
+        f"Sync check: {data.get('sync_check')}; batch {data.get('batch')}, {data.get('bank')} queued negatives.",
+        "",
+        markdown(
+            ["group", "loss", "result", "detail"],
+            [[r["group"], r["loss"], r["status"], r["detail"].replace("|", "/")] for r in data.get("rows") or []],
+            align="llll",
+        ),
+    ]
     return lines + [""]
 
 
@@ -110,8 +153,11 @@ def part_c(data, to):
     lines = [f"Command: `{data.get('command')}`  ", f"Machine: {data.get('machine', '-')}  "]
     fits = data.get("fits") or {}
     if fits:
-        lines.append("Largest N that ran (float32): " + ", ".join(f"{k} {v:,}" if v else f"{k} none"
-                                                                  for k, v in fits.items()) + ".")
+        lines.append(
+            "Largest N that ran (float32): "
+            + ", ".join(f"{k} {v:,}" if v else f"{k} none" for k, v in fits.items())
+            + "."
+        )
     lines += ["", cost.table(rows), ""]
     if data.get("steps"):
         lines += [cost.step_table(data["steps"]), ""]
@@ -122,31 +168,66 @@ def part_c(data, to):
 
 
 def part_d(data):
-    lines = ["Median ms per step (forward of two views, loss, backward, SGD); loss alone: forward + backward on "
-             "the step's B x 128 embeddings. Goal: RPC within +5% of NT-Xent.", ""]
+    lines = [
+        "Median ms per step (forward of two views, loss, backward, SGD); loss alone: forward + backward on "
+        "the step's B x 128 embeddings. Goal: RPC within +5% of NT-Xent.",
+        "",
+    ]
     rows, body = data.get("rows") or [], []
     for i in range(0, len(rows) - 1, 2):
         ntx, rpc = rows[i], rows[i + 1]
         peak = "-" if ntx["peak_mib"] is None else f"{ntx['peak_mib']:.0f} / {rpc['peak_mib']:.0f}"
-        body.append([ntx["batch"], ntx["precision"], f"{ntx['step_ms']:.2f}", f"{rpc['step_ms']:.2f}",
-                     f"{100 * rpc['rpc_overhead']:+.1f}%", "met" if rpc["goal_met"] else "not met",
-                     f"{ntx['loss_only_ms']:.2f} / {rpc['loss_only_ms']:.2f}", peak])
-    lines.append(markdown(["B", "precision", "NT-Xent step ms", "RPC step ms", "RPC overhead", "goal",
-                           "NT-Xent / RPC loss alone ms", "peak MiB NT-Xent / RPC"], body, align="rlrrrlrr"))
+        body.append(
+            [
+                ntx["batch"],
+                ntx["precision"],
+                f"{ntx['step_ms']:.2f}",
+                f"{rpc['step_ms']:.2f}",
+                f"{100 * rpc['rpc_overhead']:+.1f}%",
+                "met" if rpc["goal_met"] else "not met",
+                f"{ntx['loss_only_ms']:.2f} / {rpc['loss_only_ms']:.2f}",
+                peak,
+            ]
+        )
+    lines.append(
+        markdown(
+            [
+                "B",
+                "precision",
+                "NT-Xent step ms",
+                "RPC step ms",
+                "RPC overhead",
+                "goal",
+                "NT-Xent / RPC loss alone ms",
+                "peak MiB NT-Xent / RPC",
+            ],
+            body,
+            align="rlrrrlrr",
+        )
+    )
     return lines + [""]
 
 
 def part_e(data, to):
     from benchmarks.mi import report as mi
 
-    lines = [f"Command per wave: `{data.get('command')} --seeds S --tasks T --tag sS_T`; protocol: {data.get('protocol')}.", ""]
+    lines = [
+        f"Command per wave: `{data.get('command')} --seeds S --tasks T --tag sS_T`; protocol: {data.get('protocol')}.",
+        "",
+    ]
     for w in data.get("waves") or []:
-        lines.append(f"- seed {w['seed']} {w['task']}: {'done' if 'stats' in w else 'not finished'} in {w['seconds']} s")
+        lines.append(
+            f"- seed {w['seed']} {w['task']}: {'done' if 'stats' in w else 'not finished'} in {w['seconds']} s"
+        )
     combined = data.get("combined")
     if not combined:
         return lines + ["", "No wave finished: no MI table.", ""]
-    lines += ["", f"Seeds per task: {combined['seeds']}; {combined['steps_per_level']} steps per level, statistics over "
-              f"the last {combined['tail']}, critic width {combined['hidden']}.", ""]
+    lines += [
+        "",
+        f"Seeds per task: {combined['seeds']}; {combined['steps_per_level']} steps per level, statistics over "
+        f"the last {combined['tail']}, critic width {combined['hidden']}.",
+        "",
+    ]
     authors = mi.AUTHORS if combined["hidden"] == 512 else None
     for task in combined["stats"]:
         lines += [mi.table(combined["stats"], task, authors), ""]
@@ -180,12 +261,19 @@ def part_f(data, to):
         with open(path, "w") as f:
             json.dump(vision, f)
         report.render([path], folder)
-    lines = ["Commands: " + "; ".join(f"`{c}`" for c in data.get("commands") or []), "",
-             "The vision script's own report: [vision/results.md](vision/results.md).", ""]
+    lines = [
+        "Commands: " + "; ".join(f"`{c}`" for c in data.get("commands") or []),
+        "",
+        "The vision script's own report: [vision/results.md](vision/results.md).",
+        "",
+    ]
     with open(os.path.join(folder, "results.md")) as f:
         text = f.read()
-    section = report.accuracy_section(vision["results"], vision["args"]) if hasattr(report, "accuracy_section") \
+    section = (
+        report.accuracy_section(vision["results"], vision["args"])
+        if hasattr(report, "accuracy_section")
         else text.splitlines()
+    )
     lines += [("#" + line) if line.startswith("## ") else line for line in section]  # one level below this part
     return lines + ["", "![vision](vision/vision.png)", ""]
 

@@ -10,6 +10,7 @@ ended ("ok", "running" while it runs, set by ``run.py`` to "cut off" / "failed" 
 >>> load(path)["status"], load(path)["rows"]
 ('ok', [{'n': 1}])
 """
+
 import json
 import time
 

@@ -12,6 +12,7 @@ with run.sh's wheel install it stays inside the 8 minutes of the issue), and par
 
     python benchmarks/device/run.py --dry-run --out /tmp/device_dry
 """
+
 import argparse
 import json
 import os
@@ -105,8 +106,20 @@ def main():
     mode = "dry run (CPU, tiny sizes)" if args.dry_run else f"GPU run, {args.total:.0f} s in all"
     log_line(args.out, f"device run: {mode}; output {args.out}")
     env_log = os.path.join(args.work, "env.log")
-    rc, _ = run_part([sys.executable, os.path.join(HERE, "envinfo.py"), "--out", os.path.join(args.out, "env.json"),
-                      "--work", args.work, *flag], env_log, 60, env)
+    rc, _ = run_part(
+        [
+            sys.executable,
+            os.path.join(HERE, "envinfo.py"),
+            "--out",
+            os.path.join(args.out, "env.json"),
+            "--work",
+            args.work,
+            *flag,
+        ],
+        env_log,
+        60,
+        env,
+    )
     with open(env_log, errors="replace") as f:
         log_line(args.out, f.read().strip().splitlines()[-1] if rc == 0 else f"env: failed ({rc})")
     for part, script, name, budget in PARTS:
@@ -123,15 +136,32 @@ def main():
             log_line(args.out, f"part {part}: not run ({left:.0f} s left)")
             continue
         log_path = os.path.join(args.work, f"{part}.log")
-        cmd = [sys.executable, os.path.join(HERE, script), "--out", path, "--budget", f"{allotted:.0f}",
-               "--work", args.work, *flag]
+        cmd = [
+            sys.executable,
+            os.path.join(HERE, script),
+            "--out",
+            path,
+            "--budget",
+            f"{allotted:.0f}",
+            "--work",
+            args.work,
+            *flag,
+        ]
         log_line(args.out, f"part {part} ({script}) starts, {allotted:.0f} s allotted")
         rc, seconds = run_part(cmd, log_path, allotted + GRACE, env)
         data = complete(path, part, script, rc, seconds, log_path)
         log_line(args.out, f"part {part} ({script}) {summary(data)} in {seconds:.0f} s")
     log_line(args.out, f"device run done in {time.time() - start:.0f} s")
-    print(json.dumps({p[0]: load(os.path.join(args.out, p[2])).get("status") for p in PARTS
-                      if os.path.exists(os.path.join(args.out, p[2]))}), flush=True)
+    print(
+        json.dumps(
+            {
+                p[0]: load(os.path.join(args.out, p[2])).get("status")
+                for p in PARTS
+                if os.path.exists(os.path.join(args.out, p[2]))
+            }
+        ),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ allocator's peak, and RPC's overhead, step(RPC) / step(NT-Xent) - 1. The goal (i
 
     python benchmarks/device/step.py --out d.json --dry-run
 """
+
 import gc
 import statistics
 import time
@@ -73,6 +74,7 @@ def measure(device, batch, precision, plan):
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
+
         return run
 
     peak = {}
@@ -81,11 +83,11 @@ def measure(device, batch, precision, plan):
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
         timer(steps(fn, plan["warmup"]))
-        peak[name] = torch.cuda.max_memory_allocated() / 2 ** 20 if device.startswith("cuda") else None
+        peak[name] = torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda") else None
     times = {name: [] for name in losses}
     names = list(losses)
     for r in range(plan["rounds"]):
-        for name in (names if r % 2 == 0 else names[::-1]):
+        for name in names if r % 2 == 0 else names[::-1]:
             times[name].append(timer(steps(losses[name], plan["block"])) / plan["block"])
     # the loss alone, on the embeddings this step feeds it (B x 128, two views)
     loss_only = {}
@@ -93,23 +95,47 @@ def measure(device, batch, precision, plan):
         e0 = torch.randn(batch, 128, device=device, requires_grad=True)
         e1 = torch.randn(batch, 128, device=device, requires_grad=True)
         loss_only[name] = statistics.median(timer(lambda: fn(e0, e1).backward()) for _ in range(plan["loss_repeats"]))
-    return [dict(batch=batch, precision=precision, loss=name, step_ms=statistics.median(times[name]) * 1e3,
-                 step_ms_all=[round(t * 1e3, 3) for t in times[name]], loss_only_ms=loss_only[name] * 1e3,
-                 peak_mib=peak[name]) for name in losses]
+    return [
+        dict(
+            batch=batch,
+            precision=precision,
+            loss=name,
+            step_ms=statistics.median(times[name]) * 1e3,
+            step_ms_all=[round(t * 1e3, 3) for t in times[name]],
+            loss_only_ms=loss_only[name] * 1e3,
+            peak_mib=peak[name],
+        )
+        for name in losses
+    ]
 
 
 def main():
     args = common.parse(__doc__)
     common.require_device(args.device)
     if args.dry_run:
-        plan = dict(batches=[4], precisions=["float32", "bf16 autocast"], image=8, warmup=1, rounds=2, block=1,
-                    loss_repeats=2)
+        plan = dict(
+            batches=[4], precisions=["float32", "bf16 autocast"], image=8, warmup=1, rounds=2, block=1, loss_repeats=2
+        )
     else:
-        plan = dict(batches=[256, 1024, 4096], precisions=["bf16 autocast", "float32"], image=32, warmup=3,
-                    rounds=5, block=3, loss_repeats=10)
-    part = PartFile(args.out, "d", "Training-step overhead: timm ResNet-18, RPC vs NT-Xent", args.dry_run,
-                    device=args.device, plan=plan, goal_overhead=0.05,
-                    cudnn_benchmark=bool(torch.backends.cudnn.benchmark))
+        plan = dict(
+            batches=[256, 1024, 4096],
+            precisions=["bf16 autocast", "float32"],
+            image=32,
+            warmup=3,
+            rounds=5,
+            block=3,
+            loss_repeats=10,
+        )
+    part = PartFile(
+        args.out,
+        "d",
+        "Training-step overhead: timm ResNet-18, RPC vs NT-Xent",
+        args.dry_run,
+        device=args.device,
+        plan=plan,
+        goal_overhead=0.05,
+        cudnn_benchmark=bool(torch.backends.cudnn.benchmark),
+    )
     for name, reason in (("lightly", common.import_reason("lightly.loss")), ("timm", common.import_reason("timm"))):
         if reason:
             part.skip(f"every row (needs {name})", reason)
@@ -133,8 +159,11 @@ def main():
             overhead = rpc["step_ms"] / ntx["step_ms"] - 1
             for row in rows:
                 part.add(dict(row, rpc_overhead=overhead, goal_met=overhead <= 0.05))
-            print(f"d: B={batch} {precision}: NT-Xent {ntx['step_ms']:.1f} ms, RPC {rpc['step_ms']:.1f} ms "
-                  f"({overhead:+.1%})", flush=True)
+            print(
+                f"d: B={batch} {precision}: NT-Xent {ntx['step_ms']:.1f} ms, RPC {rpc['step_ms']:.1f} ms "
+                f"({overhead:+.1%})",
+                flush=True,
+            )
             if args.device.startswith("cuda"):
                 torch.cuda.empty_cache()
     part.done()

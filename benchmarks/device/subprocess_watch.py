@@ -5,6 +5,7 @@
 >>> rc, tail.strip()
 (0, 'hi')
 """
+
 import os
 import signal
 import subprocess

@@ -10,6 +10,7 @@ from the carried ``.device/fashion-mnist`` (``prepare.sh``) or Debian's
 
     python benchmarks/device/vision.py --out f.json --dry-run
 """
+
 import os
 import sys
 import time
@@ -29,19 +30,53 @@ def main():
     data = next((d for d in DATA if os.path.exists(os.path.join(d, "train-images-idx3-ubyte.gz"))), None)
     out = os.path.join(args.work, "f_vision")
     if args.dry_run:
-        scale = ["--train-size", "160", "--test-size", "80", "--samples", "64", "--batch-size", "32",
-                 "--few-labels", "2"]
+        scale = [
+            "--train-size",
+            "160",
+            "--test-size",
+            "80",
+            "--samples",
+            "64",
+            "--batch-size",
+            "32",
+            "--few-labels",
+            "2",
+        ]
     else:
         scale = ["--samples", "120000"]
-    base = [sys.executable, SCRIPT, "--device", args.device, "--data-dir", str(data), "--out", out, "--backbone",
-            "resnet18", "--bf16", "--parts", "accuracy", "--objectives", "RPC", "NT-Xent", *scale]
+    base = [
+        sys.executable,
+        SCRIPT,
+        "--device",
+        args.device,
+        "--data-dir",
+        str(data),
+        "--out",
+        out,
+        "--backbone",
+        "resnet18",
+        "--bf16",
+        "--parts",
+        "accuracy",
+        "--objectives",
+        "RPC",
+        "NT-Xent",
+        *scale,
+    ]
     waves = [["--seeds", "0"], ["--seeds", "0", "1", "2", "--baselines"]]
     if args.dry_run:
         waves = waves[:1]
-    part = PartFile(args.out, "f", "Vision: ResNet-18 on Fashion-MNIST (linear probe, kNN)", args.dry_run,
-                    device=args.device, data_dir=data,
-                    commands=[" ".join(["python benchmarks/vision/run.py", *base[2:], *w]).replace(out, "WORK/f_vision")
-                              for w in waves])
+    part = PartFile(
+        args.out,
+        "f",
+        "Vision: ResNet-18 on Fashion-MNIST (linear probe, kNN)",
+        args.dry_run,
+        device=args.device,
+        data_dir=data,
+        commands=[
+            " ".join(["python benchmarks/vision/run.py", *base[2:], *w]).replace(out, "WORK/f_vision") for w in waves
+        ],
+    )
     if data is None:
         part.skip("every run", f"Fashion-MNIST not found in {' or '.join(DATA)} (run benchmarks/device/prepare.sh)")
         return part.done()
@@ -60,8 +95,12 @@ def main():
             part.skip(" ".join(wave), f"{left:.0f} s left")
             break
         budget = max(left - RUN_S - 10, 1)  # a run started just before the budget still ends in time
-        rc, tail = run_watched(base + wave + ["--time-budget", f"{budget:.0f}"],
-                               os.path.join(args.work, f"f_vision_{i}.log"), on_poll=mirror, env=dict(os.environ))
+        rc, tail = run_watched(
+            base + wave + ["--time-budget", f"{budget:.0f}"],
+            os.path.join(args.work, f"f_vision_{i}.log"),
+            on_poll=mirror,
+            env=dict(os.environ),
+        )
         mirror()
         if rc != 0:
             part.update(log_tail=tail[-1500:])

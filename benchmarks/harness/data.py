@@ -8,13 +8,18 @@ permutation, so that hyperparameter selection never sees the test images.
 >>> sorted(torch.cat([idx_fit, idx_val]).tolist()) == list(range(10)), len(idx_val)
 (True, 3)
 """
+
 import os
 
 from rpc_datasets import FASHION_MNIST_DIR
 
 DEFAULT_FASHION_MNIST = FASHION_MNIST_DIR  # Debian's dataset-fashion-mnist
-FASHION_MNIST_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-                       "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+FASHION_MNIST_FILES = (
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+)
 
 
 def load_fashion_mnist(data_dir, train_size, test_size):
@@ -27,11 +32,15 @@ def load_fashion_mnist(data_dir, train_size, test_size):
 
     missing = [n for n in FASHION_MNIST_FILES if not os.path.exists(os.path.join(data_dir, n))]
     if missing:
-        raise ValueError(f"Fashion-MNIST not found in {data_dir!r} (missing {missing}); install Debian's "
-                         f"dataset-fashion-mnist or pass --data-dir")
+        raise ValueError(
+            f"Fashion-MNIST not found in {data_dir!r} (missing {missing}); install Debian's "
+            f"dataset-fashion-mnist or pass --data-dir"
+        )
     arrays = [read_idx(os.path.join(data_dir, n)) for n in FASHION_MNIST_FILES]
-    xs = [torch.tensor(a[:k], dtype=torch.float32)[:, None] / 255.0
-          for a, k in ((arrays[0], train_size), (arrays[2], test_size))]
+    xs = [
+        torch.tensor(a[:k], dtype=torch.float32)[:, None] / 255.0
+        for a, k in ((arrays[0], train_size), (arrays[2], test_size))
+    ]
     ys = [torch.tensor(a[:k], dtype=torch.long) for a, k in ((arrays[1], train_size), (arrays[3], test_size))]
     return xs[0], ys[0], xs[1], ys[1]
 

@@ -16,6 +16,7 @@ share the machine); ``describe`` phrases them as one line, leaving out whatever 
 'Xeon (x86_64), 16 logical CPUs, torch 2.4.0 (threads 16), device cuda (H100), Python 3.11.7,
  load average 1.0 / 0.5 / 0.2'
 """
+
 import os
 import platform
 
@@ -36,8 +37,15 @@ def facts(device="cpu", threads=None, load=False):
     reports one (it changes from call to call: for timings, not for a line a resumed run must write again)."""
     import torch
 
-    out = dict(cpu=cpu_model(), arch=platform.machine(), cpus=os.cpu_count(), torch=torch.__version__,
-               threads=threads or torch.get_num_threads(), device=device, python=platform.python_version())
+    out = dict(
+        cpu=cpu_model(),
+        arch=platform.machine(),
+        cpus=os.cpu_count(),
+        torch=torch.__version__,
+        threads=threads or torch.get_num_threads(),
+        device=device,
+        python=platform.python_version(),
+    )
     if device.startswith("cuda") and torch.cuda.is_available():
         out["gpu"] = torch.cuda.get_device_name(torch.device(device))
     if load and hasattr(os, "getloadavg"):

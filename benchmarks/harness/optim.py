@@ -10,6 +10,7 @@ by the trust ratio eta * ||w|| / (||g|| + wd ||w||). As in SimCLR, biases and no
 >>> w.grad = torch.ones(2, 2); opt.step(); bool((w < 1).all())
 True
 """
+
 import torch
 
 OPTIMIZERS = ("adam", "sgd", "lars")
@@ -37,8 +38,9 @@ class LARS(torch.optim.Optimizer):
                 if p.ndim > 1:  # weights: decay and trust ratio; biases / norms: plain momentum SGD
                     g = g.add(p, alpha=group["weight_decay"])
                     w_norm, g_norm = p.norm(), g.norm()
-                    trust = torch.where((w_norm > 0) & (g_norm > 0), group["eta"] * w_norm / g_norm,
-                                        torch.ones_like(w_norm))
+                    trust = torch.where(
+                        (w_norm > 0) & (g_norm > 0), group["eta"] * w_norm / g_norm, torch.ones_like(w_norm)
+                    )
                     g = g * trust
                 buf = self.state[p].get("momentum")
                 if buf is None:

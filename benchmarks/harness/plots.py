@@ -35,8 +35,11 @@ def grouped_bars(ax, rows, names, metrics, key="objective", scale=100.0, baselin
     for j, (metric, label) in enumerate(metrics):
         m, s = [], []
         for n in names:
-            v = [scale * r[metric] for r in rows if r[key] == n and r.get(metric) == r.get(metric)
-                 and r.get(metric) is not None]
+            v = [
+                scale * r[metric]
+                for r in rows
+                if r[key] == n and r.get(metric) == r.get(metric) and r.get(metric) is not None
+            ]
             m.append(float(np.mean(v)) if v else 0.0)
             s.append(float(np.std(v)) if v else 0.0)
             means.setdefault(n, {})[metric] = m[-1]

@@ -26,7 +26,7 @@ def embed(backbone, x, device, batch=1024, bf16=False):
 
     backbone.eval()
     with torch.no_grad(), mixed_precision(device, bf16):
-        return torch.cat([backbone(x[i:i + batch].to(device)).float() for i in range(0, len(x), batch)])
+        return torch.cat([backbone(x[i : i + batch].to(device)).float() for i in range(0, len(x), batch)])
 
 
 def knn_top1(f_train, y_train, f_test, y_test, k=20, temperature=0.07):
@@ -39,11 +39,11 @@ def knn_top1(f_train, y_train, f_test, y_test, k=20, temperature=0.07):
     k = min(k, len(f_train))
     correct = 0
     for i in range(0, len(f_test), 1024):
-        sim = f_test[i:i + 1024] @ f_train.t()
+        sim = f_test[i : i + 1024] @ f_train.t()
         w, nn_idx = sim.topk(k, dim=1)
         votes = torch.zeros(len(nn_idx), classes, device=f_train.device)
         votes.scatter_add_(1, y_train[nn_idx], (w / temperature).exp())
-        correct += (votes.argmax(1) == y_test[i:i + 1024]).sum().item()
+        correct += (votes.argmax(1) == y_test[i : i + 1024]).sum().item()
     return correct / len(f_test)
 
 
@@ -57,8 +57,7 @@ def linear_top1(f_train, y_train, f_test, y_test, max_iter=100, weight_decay=1e-
     a, b = (f_train - mean) / std, (f_test - mean) / std
     classes = int(max(y_train.max().item(), y_test.max().item())) + 1
     clf = torch.nn.Linear(a.shape[1], classes).to(a.device)
-    opt = torch.optim.LBFGS(clf.parameters(), lr=1, max_iter=max_iter, history_size=10,
-                            line_search_fn="strong_wolfe")
+    opt = torch.optim.LBFGS(clf.parameters(), lr=1, max_iter=max_iter, history_size=10, line_search_fn="strong_wolfe")
 
     def closure():
         opt.zero_grad()
@@ -116,8 +115,11 @@ def probe_features(f_train, y_train, f_test, y_test, seed=0, few_labels=0):
         return nan_scores(few_labels)
     spread = F.normalize(f_train, dim=1).std(0).mean().item()
     y_train, y_test = y_train.to(f_train.device), y_test.to(f_train.device)
-    out = dict(linear=linear_top1(f_train, y_train, f_test, y_test, seed=seed),
-               knn=knn_top1(f_train, y_train, f_test, y_test), spread=spread)
+    out = dict(
+        linear=linear_top1(f_train, y_train, f_test, y_test, seed=seed),
+        knn=knn_top1(f_train, y_train, f_test, y_test),
+        spread=spread,
+    )
     if few_labels:
         out["linear_few"] = few_label_top1(f_train, y_train, f_test, y_test, few_labels)
     return out

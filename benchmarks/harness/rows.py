@@ -10,6 +10,7 @@ file is rewritten after every run; a restarted run loads it and skips every key 
 >>> cell([0.5, 0.7])
 '60.0 ± 10.0'
 """
+
 import json
 import math
 import os

@@ -13,6 +13,7 @@ objective's name. Selection is on a validation score (higher is better), never o
 >>> record([{"config": t[0], "score": 0.8}, {"config": t[1], "score": 0.9}], k=3)["selected"] == t[1]
 True
 """
+
 import itertools
 import random
 import zlib
@@ -28,7 +29,7 @@ def trials(space, default, k, seed=0, name=""):
     rest = [c for c in grid if c != first]
     rng = random.Random(seed * 1_000_003 + zlib.crc32(name.encode()))
     rng.shuffle(rest)
-    return [first] + rest[:k - 1]
+    return [first] + rest[: k - 1]
 
 
 def record(scored, k):

@@ -8,6 +8,7 @@ bias, variance and MSE (over the level's last ``tail`` steps), averaged over see
 >>> [r["bias"] for r in level_stats(trace, steps=10, tail=5)]
 [0.0, 0.5, 0.0, 0.0, 0.0]
 """
+
 import json
 import math
 import os
@@ -18,17 +19,23 @@ from benchmarks.harness.tables import markdown
 
 LEVELS = (2.0, 4.0, 6.0, 8.0, 10.0)  # the true MI of the data's consecutive stages, nats
 # The authors' committed per-level means (reference/rpc.md), steps 1000-4000 of each 4000-step level.
-AUTHORS = {"gaussian": {"infonce": (1.83, 3.29, 4.17, 4.61, 4.78), "nwj": (1.91, 3.81, 5.41, 6.61, 6.84),
-                        "js": (1.88, 3.77, 5.63, 7.46, 9.22), "smile": (1.88, 3.93, 6.17, 8.50, 10.91),
-                        "rpc[batch_mean]": (3.26, 5.62, 7.27, 8.40, 9.25)},
-           "cubic": {"rpc[batch_mean]": (2.43, 4.51, 6.02, 7.16, 8.04)}}
+AUTHORS = {
+    "gaussian": {
+        "infonce": (1.83, 3.29, 4.17, 4.61, 4.78),
+        "nwj": (1.91, 3.81, 5.41, 6.61, 6.84),
+        "js": (1.88, 3.77, 5.63, 7.46, 9.22),
+        "smile": (1.88, 3.93, 6.17, 8.50, 10.91),
+        "rpc[batch_mean]": (3.26, 5.62, 7.27, 8.40, 9.25),
+    },
+    "cubic": {"rpc[batch_mean]": (2.43, 4.51, 6.02, 7.16, 8.04)},
+}
 
 
 def level_stats(trace, steps, tail):
     """Per level: mean, bias, variance and MSE of the last ``tail`` of its ``steps`` estimates (NaN: diverged)."""
     out = []
     for i, level in enumerate(LEVELS):
-        window = trace[(i + 1) * steps - tail:(i + 1) * steps]
+        window = trace[(i + 1) * steps - tail : (i + 1) * steps]
         finite = [v for v in window if math.isfinite(v)]
         if len(finite) < len(window):  # a diverged critic: no statistics
             out.append(dict(mi=level, mean=float("nan"), bias=float("nan"), var=float("nan"), mse=float("nan")))
@@ -79,8 +86,14 @@ def table(stats, task, authors=None):
         mse = sum(r["mse"] for r in rows) / len(rows)
         body.append([name, *map(cell, rows), f"{mse:.2f}", "met" if goal_met(rows) else "not met"])
         if name in authors.get(task, {}):
-            body.append([f"*{name}, authors' committed*",
-                         *(f"*{m:.2f} / {m - l:+.2f}*" for m, l in zip(authors[task][name], LEVELS)), "", ""])
+            body.append(
+                [
+                    f"*{name}, authors' committed*",
+                    *(f"*{m:.2f} / {m - l:+.2f}*" for m, l in zip(authors[task][name], LEVELS)),
+                    "",
+                    "",
+                ]
+            )
     return f"### {task}\n\n" + markdown(header, body, align="l" * len(header))
 
 
@@ -94,7 +107,7 @@ def plot(traces, steps, path, title=""):
     for ax, (task, name) in zip(axes, ((t, n) for t in tasks for n in names)):
         values = traces[task].get(name, [])
         ax.plot(values, lw=0.4, alpha=0.5, color="tab:blue")
-        smooth = [sum(values[max(0, i - k):i + 1]) / len(values[max(0, i - k):i + 1]) for i in range(len(values))]
+        smooth = [sum(values[max(0, i - k) : i + 1]) / len(values[max(0, i - k) : i + 1]) for i in range(len(values))]
         ax.plot(smooth, lw=1.0, color="tab:blue")
         ax.plot(truth, color="black", lw=1.0)
         ax.set_ylim(0, 14)
@@ -120,8 +133,13 @@ def combine(args, command):
         for seed, tasks in r["stats_per_seed"].items():
             for task, ests in tasks.items():
                 per_seed.setdefault(seed, {}).setdefault(task, {}).update(ests)
-    ests = {(t, e) for s in per_seed.values() for t, es in s.items() for e in es
-            if not args.keys or any(e.startswith(k) for k in args.keys)}
+    ests = {
+        (t, e)
+        for s in per_seed.values()
+        for t, es in s.items()
+        for e in es
+        if not args.keys or any(e.startswith(k) for k in args.keys)
+    }
     stats = {}
     for task, est in sorted(ests, key=lambda te: (te[0] != "gaussian", te[1])):
         have = {s: {task: {est: per_seed[s][task][est]}} for s in sorted(per_seed) if est in per_seed[s].get(task, {})}
@@ -130,17 +148,34 @@ def combine(args, command):
             r["seeds"] = len(have)
         stats.setdefault(task, {})[est] = row
     r0 = runs[0]
-    text = "\n".join([
-        f"# MI estimation ({r0['setting']} setting, combined): d = {r0['dim']}, batch {r0['batch']}, true MI 2 -> 10 nats", "",
-        f"Command: `{command}`  ", "Combined from: " + ", ".join(f"`{r['command']}`" for r in runs), "",
-        f"**Mode: {r0['mode']}** ({r0['steps_per_level']} steps per level, statistics over the last {r0['tail']}, "
-        f"critic width {r0['hidden']}). Each cell: mean over the seeds that ran the estimator "
-        "(± the sample sd of the per-seed level means when more than one); seeds per row: "
-        + ", ".join(f"{e} {stats[t][e][0]['seeds']}" for t in stats for e in stats[t] if t == next(iter(stats))) + ".", "",
-        *[table(stats, t) + "\n" for t in stats]])
-    save(args.out, args.tag or "combined", text,
-         dict(command=command, combined=[r["command"] for r in runs], **{k: r0[k] for k in keys + ("mode",)},
-              stats=stats, stats_per_seed=per_seed))
+    text = "\n".join(
+        [
+            f"# MI estimation ({r0['setting']} setting, combined): d = {r0['dim']}, batch {r0['batch']}, true MI 2 -> 10 nats",
+            "",
+            f"Command: `{command}`  ",
+            "Combined from: " + ", ".join(f"`{r['command']}`" for r in runs),
+            "",
+            f"**Mode: {r0['mode']}** ({r0['steps_per_level']} steps per level, statistics over the last {r0['tail']}, "
+            f"critic width {r0['hidden']}). Each cell: mean over the seeds that ran the estimator "
+            "(± the sample sd of the per-seed level means when more than one); seeds per row: "
+            + ", ".join(f"{e} {stats[t][e][0]['seeds']}" for t in stats for e in stats[t] if t == next(iter(stats)))
+            + ".",
+            "",
+            *[table(stats, t) + "\n" for t in stats],
+        ]
+    )
+    save(
+        args.out,
+        args.tag or "combined",
+        text,
+        dict(
+            command=command,
+            combined=[r["command"] for r in runs],
+            **{k: r0[k] for k in keys + ("mode",)},
+            stats=stats,
+            stats_per_seed=per_seed,
+        ),
+    )
 
 
 def save(out, tag, text, data):

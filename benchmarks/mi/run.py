@@ -37,6 +37,7 @@ the statistics, tables, plot and merge are ``report.py``'s.
 >>> parse_spec("rpc:head=ratio:beta=1e-6")
 ('rpc', {'head': 'ratio', 'alpha': 1.0, 'beta': 1e-06, 'gamma': 1.0})
 """
+
 import argparse
 import math
 import multiprocessing as mp
@@ -52,13 +53,25 @@ import torch  # noqa: E402
 from benchmarks.harness import machine  # noqa: E402
 from benchmarks.mi.report import AUTHORS, LEVELS, aggregate, combine, level_stats, plot, save, table  # noqa: E402
 
-from rpc_plugins.mi import (DEFAULT_HYPER, RPC_FORMS, ConcatCritic, RPCRatioHead, SeparableCritic, estimate,  # noqa: E402
-                            gaussian, rpc_estimate, rpc_score_from_log_ratio, train_critic)
+from rpc_plugins.mi import (  # noqa: E402
+    DEFAULT_HYPER,
+    RPC_FORMS,
+    ConcatCritic,
+    RPCRatioHead,
+    SeparableCritic,
+    estimate,
+    gaussian,
+    rpc_estimate,
+    rpc_score_from_log_ratio,
+    train_critic,
+)
 
 ESTIMATORS = ("rpc_authors", "rpc", "infonce", "smile", "nwj", "js", "dv")
 # This package's RPC MI estimator: the authors' critic and relative parameters, read per sample,
 # E_P[log r] (rpc_estimate's default form). When rpc_authors runs too, "rpc" is read off that same critic.
 RPC_DEFAULT = dict(head="add", alpha=1.0, beta=1e-4, gamma=1.0, form="per_sample")
+
+
 def parse_spec(spec):
     """'rpc:head=ratio:beta=1e-6' -> ('rpc', {'head': 'ratio', 'beta': 1e-6}); 'rpc' -> RPC_DEFAULT."""
     if spec == "rpc":
@@ -129,7 +142,9 @@ def run_job(job):
             reads = {"rpc": lambda s: rpc_estimate(s, form=cfg["form"], **hyper)}
         else:
             label = "rpc" if spec == "rpc_authors" else spec
-            reads = {f"{label}[{form}]": (lambda s, form=form: rpc_estimate(s, form=form, **hyper)) for form in RPC_FORMS}
+            reads = {
+                f"{label}[{form}]": (lambda s, form=form: rpc_estimate(s, form=form, **hyper)) for form in RPC_FORMS
+            }
             if spec == "rpc_authors" and shares_authors_critic():
                 reads["rpc"] = lambda s: rpc_estimate(s, form=RPC_DEFAULT["form"], **hyper)
     else:
@@ -149,8 +164,11 @@ def run_job(job):
             recent = [v for v in trace[first][-every:] if math.isfinite(v)]
             est = sum(recent) / len(recent) if recent else float("nan")
             el = time.time() - start
-            print(f"  [{task} {spec} seed {a['seed']}] step {step + 1}/{total} level {LEVELS[step // a['steps']]:g} "
-                  f"{first} {est:.2f}  {el:.0f} s, eta {el / (step + 1) * (total - step - 1):.0f} s", flush=True)
+            print(
+                f"  [{task} {spec} seed {a['seed']}] step {step + 1}/{total} level {LEVELS[step // a['steps']]:g} "
+                f"{first} {est:.2f}  {el:.0f} s, eta {el / (step + 1) * (total - step - 1):.0f} s",
+                flush=True,
+            )
 
     batches = level_batches(a["steps"], a["batch"], a["dim"], cubic, a["seed"], a["device"])
     trace = train_critic(critic, name, batches, total, lr=1e-3, readouts=reads, on_step=progress, **hyper)
@@ -188,32 +206,45 @@ def run_jobs(jobs, workers):
 
 def description(args, mode, steps, tail, hidden, wall):
     """The protocol paragraph of a run's results.md."""
-    critic = {"authors": f"concat critic MLP([x, y]) {2 * args.dim} -> {hidden} -> {hidden} -> 1 on all {args.batch} x {args.batch} pairs",
-              "separable": f"separable critic (2 x {hidden} hidden, 32-d)",
-              "oracle": "no training: every estimator reads its optimal critic built from the true log ratio "
-                        "(log r; NWJ 1 + log r; RPC f* = (r - alpha)/(beta r + gamma)), so bias is the readout's own "
-                        "and variance the sampling floor"}[args.setting]
-    seeds_note = (f"{len(args.seeds)} seeds ({' '.join(map(str, args.seeds))}): each cell is the mean over seeds, "
-                  "± the sample sd of the per-seed level means" if len(args.seeds) > 1 else f"seed {args.seeds[0]}")
-    training = ("fresh batches only, no training" if args.setting == "oracle" else
-                "Adam 1e-3, one critic trained straight through 2, 4, 6, 8, 10 nats")
-    return (f"**Mode: {mode}.** Setting `{args.setting}`: {critic}, d = {args.dim}, batch {args.batch}, {training}, "
-            f"{steps} steps per level, statistics over the "
-            f"last {tail} steps of each level; {seeds_note}. "
-            "RPC: alpha 1, beta 1e-4, gamma 1 unless the name says otherwise. `rpc[batch_mean]` is the authors' readout "
-            "log r(mean_i f_ii) on the authors' critic (output = f); `rpc[per_sample]` mean_i log r(f_ii); `rpc[dv]` "
-            "E_P[log r] - log E_Q[r]; `rpc[dv_clip]` the same with r clipped to [e^-5, e^5] in E_Q. "
-            f"`rpc` is this package's default (critic head {RPC_DEFAULT['head']}, readout {RPC_DEFAULT['form']}). "
-            "`head=ratio`: the critic's output u is a log ratio and f = (e^u - alpha)/(beta e^u + gamma) "
-            "(`RPCRatioHead`). Goal (issue 13): |bias| <= 0.5 and var <= 0.05 at every level. "
-            f"Wall time {wall:.0f} s.")
+    critic = {
+        "authors": f"concat critic MLP([x, y]) {2 * args.dim} -> {hidden} -> {hidden} -> 1 on all {args.batch} x {args.batch} pairs",
+        "separable": f"separable critic (2 x {hidden} hidden, 32-d)",
+        "oracle": "no training: every estimator reads its optimal critic built from the true log ratio "
+        "(log r; NWJ 1 + log r; RPC f* = (r - alpha)/(beta r + gamma)), so bias is the readout's own "
+        "and variance the sampling floor",
+    }[args.setting]
+    seeds_note = (
+        f"{len(args.seeds)} seeds ({' '.join(map(str, args.seeds))}): each cell is the mean over seeds, "
+        "± the sample sd of the per-seed level means"
+        if len(args.seeds) > 1
+        else f"seed {args.seeds[0]}"
+    )
+    training = (
+        "fresh batches only, no training"
+        if args.setting == "oracle"
+        else "Adam 1e-3, one critic trained straight through 2, 4, 6, 8, 10 nats"
+    )
+    return (
+        f"**Mode: {mode}.** Setting `{args.setting}`: {critic}, d = {args.dim}, batch {args.batch}, {training}, "
+        f"{steps} steps per level, statistics over the "
+        f"last {tail} steps of each level; {seeds_note}. "
+        "RPC: alpha 1, beta 1e-4, gamma 1 unless the name says otherwise. `rpc[batch_mean]` is the authors' readout "
+        "log r(mean_i f_ii) on the authors' critic (output = f); `rpc[per_sample]` mean_i log r(f_ii); `rpc[dv]` "
+        "E_P[log r] - log E_Q[r]; `rpc[dv_clip]` the same with r clipped to [e^-5, e^5] in E_Q. "
+        f"`rpc` is this package's default (critic head {RPC_DEFAULT['head']}, readout {RPC_DEFAULT['form']}). "
+        "`head=ratio`: the critic's output u is a log ratio and f = (e^u - alpha)/(beta e^u + gamma) "
+        "(`RPCRatioHead`). Goal (issue 13): |bias| <= 0.5 and var <= 0.05 at every level. "
+        f"Wall time {wall:.0f} s."
+    )
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--setting", choices=("separable", "authors", "oracle"), default="separable")
     parser.add_argument("--steps", type=int, help="training steps per MI level (authors 4000, separable 1500)")
-    parser.add_argument("--tail", type=int, help="last steps of each level used for statistics (authors 3000, separable 500)")
+    parser.add_argument(
+        "--tail", type=int, help="last steps of each level used for statistics (authors 3000, separable 500)"
+    )
     parser.add_argument("--hidden", type=int, help="critic hidden width (authors 512, separable 256)")
     parser.add_argument("--dim", type=int, default=20)
     parser.add_argument("--batch", type=int, default=128)
@@ -225,10 +256,16 @@ def main(argv=None):
     parser.add_argument("--estimators", nargs="+", default=list(ESTIMATORS))
     parser.add_argument("--tag", help="file suffix: results_<tag>.json (default: 'authors' for --setting authors)")
     parser.add_argument("--out", default=HERE)
-    parser.add_argument("--combine", nargs="+", metavar="JSON",
-                        help="merge earlier results files of one setting and scale (seeds and estimators: union) "
-                             "into results_<tag>.md/.json, without training")
-    parser.add_argument("--keys", nargs="+", metavar="PREFIX", help="with --combine: keep only rows whose name starts with one of these")
+    parser.add_argument(
+        "--combine",
+        nargs="+",
+        metavar="JSON",
+        help="merge earlier results files of one setting and scale (seeds and estimators: union) "
+        "into results_<tag>.md/.json, without training",
+    )
+    parser.add_argument(
+        "--keys", nargs="+", metavar="PREFIX", help="with --combine: keep only rows whose name starts with one of these"
+    )
     args = parser.parse_args(argv)
     command = ("python benchmarks/mi/run.py " + " ".join(sys.argv[1:] if argv is None else argv)).strip()
     if args.combine:
@@ -242,39 +279,82 @@ def main(argv=None):
     tag = args.tag if args.tag is not None else {"authors": "authors", "oracle": "oracle"}.get(args.setting, "")
     mode = "full protocol" if (steps, tail, hidden) == full else "reduced"
     start = time.time()
-    common = dict(setting=args.setting, steps=steps, hidden=hidden, dim=args.dim, batch=args.batch,
-                  device=args.device, progress=args.progress)
+    common = dict(
+        setting=args.setting,
+        steps=steps,
+        hidden=hidden,
+        dim=args.dim,
+        batch=args.batch,
+        device=args.device,
+        progress=args.progress,
+    )
     specs = list(args.estimators)
     if "rpc" in specs and "rpc_authors" in specs and shares_authors_critic():
         specs.remove("rpc")  # read off the rpc_authors run
-    jobs = [(spec, task == "cubic", dict(common, seed=seed)) for seed in args.seeds for task in args.tasks
-            for spec in specs]
+    jobs = [
+        (spec, task == "cubic", dict(common, seed=seed)) for seed in args.seeds for task in args.tasks for spec in specs
+    ]
     print(f"{len(jobs)} runs x {len(LEVELS) * steps} steps ({mode}) on {args.workers} processes", flush=True)
     traces = {s: {t: {} for t in args.tasks} for s in args.seeds}
     seconds = {}
     for (spec, _, _), (task, seed, trace, sec) in zip(jobs, run_jobs(jobs, args.workers)):
         traces[seed][task].update(trace)
         seconds[f"{task}/{spec}/seed{seed}"] = round(sec, 1)
-    per_seed = {s: {t: {k: level_stats(v, steps, tail) for k, v in tr.items()} for t, tr in traces[s].items()}
-                for s in args.seeds}
+    per_seed = {
+        s: {t: {k: level_stats(v, steps, tail) for k, v in tr.items()} for t, tr in traces[s].items()}
+        for s in args.seeds
+    }
     stats = aggregate(per_seed)
-    host = (machine.describe(device=args.device, threads=1 if args.device == "cpu" else None)
-            + f"; {args.workers} worker processes" + (" of 1 thread each" if args.device == "cpu" else ""))
+    host = (
+        machine.describe(device=args.device, threads=1 if args.device == "cpu" else None)
+        + f"; {args.workers} worker processes"
+        + (" of 1 thread each" if args.device == "cpu" else "")
+    )
     authors = AUTHORS if args.setting in ("authors", "oracle") and args.dim == 20 and args.batch == 128 else None
-    text = "\n".join([
-        f"# MI estimation ({args.setting} setting): Gaussian and cubic tasks (d = {args.dim}), true MI 2 -> 10 nats", "",
-        f"Command: `{command}`  ", f"Machine: {host}  ", "",
-        description(args, mode, steps, tail, hidden, time.time() - start), "",
-        *[table(stats, t, authors) + "\n" for t in args.tasks]])
+    text = "\n".join(
+        [
+            f"# MI estimation ({args.setting} setting): Gaussian and cubic tasks (d = {args.dim}), true MI 2 -> 10 nats",
+            "",
+            f"Command: `{command}`  ",
+            f"Machine: {host}  ",
+            "",
+            description(args, mode, steps, tail, hidden, time.time() - start),
+            "",
+            *[table(stats, t, authors) + "\n" for t in args.tasks],
+        ]
+    )
     if authors:
-        text += ("\n*Italic rows*: the authors' committed per-level means (their notebook, 4000 steps per level, "
-                 "512-wide critic; reference/rpc.md) and their bias.\n")
-    save(args.out, tag, text, dict(command=command, machine=host, mode=mode, setting=args.setting,
-                                   steps_per_level=steps, tail=tail, hidden=hidden, dim=args.dim, batch=args.batch,
-                                   seeds=args.seeds, rpc_default=RPC_DEFAULT, seconds=seconds, stats=stats,
-                                   stats_per_seed={str(s): v for s, v in per_seed.items()}))
-    plot(traces[args.seeds[0]], steps, os.path.join(args.out, f"mi{f'_{tag}' if tag else ''}.png"),
-         title=f"{args.setting} setting, {mode}: {steps} steps/level, hidden {hidden}, seed {args.seeds[0]}")
+        text += (
+            "\n*Italic rows*: the authors' committed per-level means (their notebook, 4000 steps per level, "
+            "512-wide critic; reference/rpc.md) and their bias.\n"
+        )
+    save(
+        args.out,
+        tag,
+        text,
+        dict(
+            command=command,
+            machine=host,
+            mode=mode,
+            setting=args.setting,
+            steps_per_level=steps,
+            tail=tail,
+            hidden=hidden,
+            dim=args.dim,
+            batch=args.batch,
+            seeds=args.seeds,
+            rpc_default=RPC_DEFAULT,
+            seconds=seconds,
+            stats=stats,
+            stats_per_seed={str(s): v for s, v in per_seed.items()},
+        ),
+    )
+    plot(
+        traces[args.seeds[0]],
+        steps,
+        os.path.join(args.out, f"mi{f'_{tag}' if tag else ''}.png"),
+        title=f"{args.setting} setting, {mode}: {steps} steps/level, hidden {hidden}, seed {args.seeds[0]}",
+    )
 
 
 if __name__ == "__main__":

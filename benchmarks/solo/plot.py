@@ -8,6 +8,7 @@ The solo env (Python 3.9, torch 1.9.1) has no matplotlib, so plot from the main 
 >>> os.path.basename(__file__)
 'plot.py'
 """
+
 import json
 import os
 import sys
@@ -21,15 +22,23 @@ def plot(path):
     with open(path) as f:
         data = json.load(f)
     results = data["results"]
-    keys = [("online_linear", "online linear"), ("online_knn", "online kNN"), ("frozen_linear", "frozen linear"),
-            ("frozen_knn", "frozen 20-NN")]
+    keys = [
+        ("online_linear", "online linear"),
+        ("online_knn", "online kNN"),
+        ("frozen_linear", "frozen linear"),
+        ("frozen_knn", "frozen 20-NN"),
+    ]
     fig, (ax, ax2) = figure(2, width=5.5, height=4)
     width = 0.8 / len(results)
     for i, r in enumerate(results):
         xs = [k + i * width for k in range(len(keys))]
         ax.bar(xs, [r[k] for k, _ in keys], width, label=r["method"])
-        ax2.plot([h["epoch"] + 1 for h in r["history"]], [h["val_knn_acc1"] / 100 for h in r["history"]], marker="o",
-                 label=r["method"])
+        ax2.plot(
+            [h["epoch"] + 1 for h in r["history"]],
+            [h["val_knn_acc1"] / 100 for h in r["history"]],
+            marker="o",
+            label=r["method"],
+        )
     ax.set_xticks([k + 0.4 - width / 2 for k in range(len(keys))])
     ax.set_xticklabels([name for _, name in keys])
     ax.set_ylabel("val top-1")

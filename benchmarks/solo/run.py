@@ -15,6 +15,7 @@ to 224).
 >>> method_flags("byol")[:2]
 ['--pred_hidden_dim', '256']
 """
+
 import argparse
 import os
 import sys
@@ -46,14 +47,62 @@ def method_flags(method):
 
 def solo_flags(method, data_dir, a):
     return [
-        "--method", method, "--dataset", "custom", "--data_dir", data_dir, "--train_dir", "train",
-        "--val_dir", "val", "--encoder", "resnet18", "--optimizer", "sgd", "--scheduler", "cosine",
-        "--lr", str(a.lr), "--classifier_lr", "0.1", "--weight_decay", "1e-4", "--batch_size", str(a.batch_size),
-        "--max_epochs", str(a.epochs), "--brightness", "0.4", "--contrast", "0.4", "--saturation", "0.2",
-        "--hue", "0.1", "--gaussian_prob", "0.0", "--min_scale", "0.3", "--crop_size", "32",
-        "--proj_hidden_dim", "512", "--proj_output_dim", "128", "--num_workers", "0", "--knn_eval",
-        "--knn_k", "20", "--progress_bar_refresh_rate", "0", "--weights_summary", "None",
-        "--num_sanity_val_steps", "0", *method_flags(method),
+        "--method",
+        method,
+        "--dataset",
+        "custom",
+        "--data_dir",
+        data_dir,
+        "--train_dir",
+        "train",
+        "--val_dir",
+        "val",
+        "--encoder",
+        "resnet18",
+        "--optimizer",
+        "sgd",
+        "--scheduler",
+        "cosine",
+        "--lr",
+        str(a.lr),
+        "--classifier_lr",
+        "0.1",
+        "--weight_decay",
+        "1e-4",
+        "--batch_size",
+        str(a.batch_size),
+        "--max_epochs",
+        str(a.epochs),
+        "--brightness",
+        "0.4",
+        "--contrast",
+        "0.4",
+        "--saturation",
+        "0.2",
+        "--hue",
+        "0.1",
+        "--gaussian_prob",
+        "0.0",
+        "--min_scale",
+        "0.3",
+        "--crop_size",
+        "32",
+        "--proj_hidden_dim",
+        "512",
+        "--proj_output_dim",
+        "128",
+        "--num_workers",
+        "0",
+        "--knn_eval",
+        "--knn_k",
+        "20",
+        "--progress_bar_refresh_rate",
+        "0",
+        "--weights_summary",
+        "None",
+        "--num_sanity_val_steps",
+        "0",
+        *method_flags(method),
     ]
 
 
@@ -61,8 +110,9 @@ def val_loader(data_dir, split, batch_size=256):
     """Un-augmented 32 px images with solo's custom-dataset normalisation (ImageNet mean/std)."""
     from torchvision import datasets, transforms
 
-    t = transforms.Compose([transforms.ToTensor(),
-                            transforms.Normalize(mean=(0.485, 0.456, 0.406), std=(0.228, 0.224, 0.225))])
+    t = transforms.Compose(
+        [transforms.ToTensor(), transforms.Normalize(mean=(0.485, 0.456, 0.406), std=(0.228, 0.224, 0.225))]
+    )
     ds = datasets.ImageFolder(os.path.join(data_dir, split), t)
     return torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=0)
 
@@ -96,8 +146,11 @@ class Progress:
                 m = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith(("val_", "train_"))}
                 m["epoch"] = trainer.current_epoch
                 history.append(m)
-                print(f"  [{method}] epoch {trainer.current_epoch}: online linear {m.get('val_acc1', float('nan')):.1f}% "
-                      f"online kNN {m.get('val_knn_acc1', float('nan')):.1f}%", flush=True)
+                print(
+                    f"  [{method}] epoch {trainer.current_epoch}: online linear {m.get('val_acc1', float('nan')):.1f}% "
+                    f"online kNN {m.get('val_knn_acc1', float('nan')):.1f}%",
+                    flush=True,
+                )
 
         return _Progress()
 
@@ -114,23 +167,39 @@ def run_method(method, data_dir, a):
     model = METHODS[args.method](**vars(args))
     train_loader, _ = build_loaders(args)
     history = []
-    trainer = pl.Trainer(max_epochs=a.epochs, gpus=None, logger=False, checkpoint_callback=False,
-                         progress_bar_refresh_rate=0, weights_summary=None, num_sanity_val_steps=0,
-                         callbacks=[Progress.make(method, history)])
+    trainer = pl.Trainer(
+        max_epochs=a.epochs,
+        gpus=None,
+        logger=False,
+        checkpoint_callback=False,
+        progress_bar_refresh_rate=0,
+        weights_summary=None,
+        num_sanity_val_steps=0,
+        callbacks=[Progress.make(method, history)],
+    )
     t0 = time.time()
     trainer.fit(model, train_loader, val_loader(data_dir, "val"))
     train_s = time.time() - t0
     lin, knn = frozen_probes(model, data_dir)
     last = history[-1]
     # solo logs accuracies in percent; the table uses fractions like the frozen probes
-    return dict(method=method, online_linear=last["val_acc1"] / 100, online_knn=last["val_knn_acc1"] / 100, frozen_linear=lin,
-                frozen_knn=knn, train_seconds=train_s, steps=trainer.global_step, history=history)
+    return dict(
+        method=method,
+        online_linear=last["val_acc1"] / 100,
+        online_knn=last["val_knn_acc1"] / 100,
+        frozen_linear=lin,
+        frozen_knn=knn,
+        train_seconds=train_s,
+        steps=trainer.global_step,
+        history=history,
+    )
 
 
 def write_results(results, a, command, out):
     host = machine.describe()
-    write_json(os.path.join(out, "results.json"),
-               dict(command=command, settings=vars(a), machine=host, results=results))
+    write_json(
+        os.path.join(out, "results.json"), dict(command=command, settings=vars(a), machine=host, results=results)
+    )
     lines = [
         "# solo-learn 1.0.2: SimCLR, BYOL and `method: rpc` on Fashion-MNIST (tiny CPU budget)",
         "",
@@ -143,16 +212,37 @@ def write_results(results, a, command, out):
         f"{a.epochs} epochs, batch {a.batch_size}, SGD lr {a.lr} (solo scales by batch/256), cosine schedule, seed {a.seed}; "
         "same flags for every method except its own (BYOL predictor/momentum; RPC alpha/beta/gamma).",
         "",
-        markdown(["method", "online linear top-1", "online kNN top-1", "frozen linear top-1", "frozen 20-NN top-1",
-                  "steps", "train s"],
-                 [[r["method"], *(f"{r[k]:.3f}" for k in ("online_linear", "online_knn", "frozen_linear",
-                                                           "frozen_knn")),
-                   r["steps"], f"{r['train_seconds']:.0f}"] for r in results], align="lllllll"),
-        "", "Online = solo's own online classifier / WeightedKNNClassifier at the last epoch; frozen = "
-              "scikit-learn probes on the trained encoder's features. One seed and a few epochs: the run-to-run "
-              "spread was not measured, so gaps of a few points are not a ranking; this is a smoke-scale check "
-              "that `method: rpc` trains like solo's own methods, not a reproduction of the paper's CIFAR numbers. "
-              "`train s` is wall time on a machine shared with other jobs.", "", "![results](results.png)", ""]
+        markdown(
+            [
+                "method",
+                "online linear top-1",
+                "online kNN top-1",
+                "frozen linear top-1",
+                "frozen 20-NN top-1",
+                "steps",
+                "train s",
+            ],
+            [
+                [
+                    r["method"],
+                    *(f"{r[k]:.3f}" for k in ("online_linear", "online_knn", "frozen_linear", "frozen_knn")),
+                    r["steps"],
+                    f"{r['train_seconds']:.0f}",
+                ]
+                for r in results
+            ],
+            align="lllllll",
+        ),
+        "",
+        "Online = solo's own online classifier / WeightedKNNClassifier at the last epoch; frozen = "
+        "scikit-learn probes on the trained encoder's features. One seed and a few epochs: the run-to-run "
+        "spread was not measured, so gaps of a few points are not a ranking; this is a smoke-scale check "
+        "that `method: rpc` trains like solo's own methods, not a reproduction of the paper's CIFAR numbers. "
+        "`train s` is wall time on a machine shared with other jobs.",
+        "",
+        "![results](results.png)",
+        "",
+    ]
     with open(os.path.join(out, "results.md"), "w") as f:
         f.write("\n".join(lines))
 
@@ -175,7 +265,8 @@ def main(argv=None):
     from rpc_solo.data import export
 
     command = "OMP_NUM_THREADS=1 .venvs/solo/bin/python benchmarks/solo/run.py " + " ".join(
-        sys.argv[1:] if argv is None else argv)
+        sys.argv[1:] if argv is None else argv
+    )
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = export(a.source, tmp, a.train, a.val, size=32, seed=a.seed)
@@ -183,8 +274,11 @@ def main(argv=None):
             print(f"== {m}", flush=True)
             results.append(run_method(m, data_dir, a))
             r = results[-1]
-            print(f"  {m}: online linear {r['online_linear']:.3f}, online kNN {r['online_knn']:.3f}, frozen linear "
-                  f"{r['frozen_linear']:.3f}, frozen kNN {r['frozen_knn']:.3f}, {r['train_seconds']:.0f} s", flush=True)
+            print(
+                f"  {m}: online linear {r['online_linear']:.3f}, online kNN {r['online_knn']:.3f}, frozen linear "
+                f"{r['frozen_linear']:.3f}, frozen kNN {r['frozen_knn']:.3f}, {r['train_seconds']:.0f} s",
+                flush=True,
+            )
             write_results(results, a, command, a.out)
     return results
 

@@ -26,6 +26,7 @@ frozen probes for all, at a CPU scale:
 >>> trial_space("rpc", {"lr": 0.3, "temperature": 0.2})["alpha"]
 [0.3, 0.0, 1.0]
 """
+
 import argparse
 import json
 import os
@@ -42,14 +43,14 @@ LABELS = {"own": "own InfoNCE", "rpc": "loss: rpc", "mio": "loss: mio"}
 def trial_space(loss, yaml):
     """The knobs each loss searches (every loss: lr and the critic temperature; RPC also alpha, beta, gamma);
     the first value of each list is trial 0 (the yaml's own, RPC's paper defaults)."""
-    space = {"lr": [yaml["lr"], yaml["lr"] / 3, yaml["lr"] * 3],
-             "temperature": [yaml["temperature"], 0.1, 0.5]}
+    space = {"lr": [yaml["lr"], yaml["lr"] / 3, yaml["lr"] * 3], "temperature": [yaml["temperature"], 0.1, 0.5]}
     if loss == "rpc":
         space.update(alpha=[0.3, 0.0, 1.0], beta=[0.01, 0.001], gamma=[0.1, 1.0])
     return space
 
 
 # ------------------------------------------------------------------------------------------- solo side
+
 
 def bench_cnn(method=None, width=32, **kwargs):
     """4-layer CNN for 1-channel 28 px images; ``num_features`` as solo expects of a non-ResNet backbone."""
@@ -58,9 +59,16 @@ def bench_cnn(method=None, width=32, **kwargs):
     def block(cin, cout):
         return [nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU()]
 
-    net = nn.Sequential(*block(1, width), nn.MaxPool2d(2), *block(width, 2 * width), nn.MaxPool2d(2),
-                        *block(2 * width, 4 * width), *block(4 * width, 4 * width), nn.AdaptiveAvgPool2d(1),
-                        nn.Flatten())
+    net = nn.Sequential(
+        *block(1, width),
+        nn.MaxPool2d(2),
+        *block(width, 2 * width),
+        nn.MaxPool2d(2),
+        *block(2 * width, 4 * width),
+        *block(4 * width, 4 * width),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+    )
     net.num_features = 4 * width
     return net
 
@@ -73,12 +81,25 @@ def solo_cfg(method, loss, config, a, classes_dir):
 
     yamls = os.path.join(solo_checkout(), "scripts", "pretrain", "cifar")
     overrides = [
-        "backbone.name=bench_cnn", "data.dataset=custom", f"data.train_path={classes_dir}", "data.val_path=null",
-        "data.num_workers=0", f"accelerator={a.accelerator}", 'devices="1"', "precision=32", "sync_batchnorm=False",
-        "checkpoint.enabled=False", "auto_resume.enabled=False", "wandb.enabled=False",
-        f"optimizer.batch_size={a.batch_size}", f"optimizer.lr={config['lr']}", f"max_epochs={a.epochs}",
-        "+scheduler.warmup_epochs=0", f"method_kwargs.temperature={config['temperature']}",
-        f"method_kwargs.proj_hidden_dim={a.width}", f"method_kwargs.proj_output_dim={a.width // 4}",
+        "backbone.name=bench_cnn",
+        "data.dataset=custom",
+        f"data.train_path={classes_dir}",
+        "data.val_path=null",
+        "data.num_workers=0",
+        f"accelerator={a.accelerator}",
+        'devices="1"',
+        "precision=32",
+        "sync_batchnorm=False",
+        "checkpoint.enabled=False",
+        "auto_resume.enabled=False",
+        "wandb.enabled=False",
+        f"optimizer.batch_size={a.batch_size}",
+        f"optimizer.lr={config['lr']}",
+        f"max_epochs={a.epochs}",
+        "+scheduler.warmup_epochs=0",
+        f"method_kwargs.temperature={config['temperature']}",
+        f"method_kwargs.proj_hidden_dim={a.width}",
+        f"method_kwargs.proj_output_dim={a.width // 4}",
     ]
     if method in ("mocov3", "nnclr"):
         overrides.append(f"method_kwargs.pred_hidden_dim={a.width}")
@@ -119,7 +140,7 @@ class TwoCrops:
 
         order = torch.randperm(len(self.x), generator=self.g)
         for i in range(len(self)):
-            idx = order[i * self.batch_size:(i + 1) * self.batch_size]
+            idx = order[i * self.batch_size : (i + 1) * self.batch_size]
             x = self.x[idx]
             yield idx, [augment(x, self.g), augment(x, self.g)], self.y[idx]
 
@@ -143,12 +164,23 @@ def pretrain(method, loss, config, a, x, y, classes_dir, seed):
 
     model = build(method, loss, config, a, classes_dir, seed)
     loader = TwoCrops(x, y, a.batch_size, seed)
-    trainer = Trainer(accelerator=a.accelerator, devices=1, max_epochs=a.epochs, logger=False, enable_checkpointing=False,
-                      enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0)
+    trainer = Trainer(
+        accelerator=a.accelerator,
+        devices=1,
+        max_epochs=a.epochs,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
     t0 = time.time()
     trainer.fit(model, loader)
-    name = f"train_{loss}_loss" if loss != "own" else {"mocov3": "train_contrastive_loss",
-                                                         "nnclr": "train_nnclr_loss"}.get(method, "train_nce_loss")
+    name = (
+        f"train_{loss}_loss"
+        if loss != "own"
+        else {"mocov3": "train_contrastive_loss", "nnclr": "train_nnclr_loss"}.get(method, "train_nce_loss")
+    )
     last = float(trainer.callback_metrics.get(f"{name}_epoch", float("nan")))
     return model, time.time() - t0, trainer.global_step, last
 
@@ -163,6 +195,7 @@ def probe(backbone, split, seed, device="cpu"):
 
 
 # ------------------------------------------------------------------------------------------- the run
+
 
 def yaml_defaults(method):
     """lr and temperature of solo's own ``<method>.yaml``."""
@@ -219,16 +252,29 @@ def run(a, command=""):
         for loss in a.losses:
             pair = f"{method}/{loss}"
             scored = []
-            for i, config in enumerate(trials(trial_space(loss, yaml), {**yaml, "alpha": 0.3, "beta": 0.01,
-                                                                         "gamma": 0.1}, a.k, seed=0, name=pair)):
+            for i, config in enumerate(
+                trials(
+                    trial_space(loss, yaml), {**yaml, "alpha": 0.3, "beta": 0.01, "gamma": 0.1}, a.k, seed=0, name=pair
+                )
+            ):
                 key = run_key(part="val", method=method, loss=loss, trial=i)
                 row = out.find(key)
                 if row is None:
                     x_fit, y_fit = parts["val"][0], parts["val"][1]
                     model, wall, steps, last = pretrain(method, loss, config, a, x_fit, y_fit, classes_dir, seed=0)
                     scores = probe(model.backbone, parts["val"], 0, device)
-                    row = dict(key=key, part="val", method=method, loss=loss, trial=i, config=config, steps=steps,
-                               wall=round(wall, 1), last_loss=last, **scores)
+                    row = dict(
+                        key=key,
+                        part="val",
+                        method=method,
+                        loss=loss,
+                        trial=i,
+                        config=config,
+                        steps=steps,
+                        wall=round(wall, 1),
+                        last_loss=last,
+                        **scores,
+                    )
                     save_row(row)
                 scored.append({"config": row["config"], "score": row["linear"]})
             selections[pair] = record(scored, a.k)
@@ -238,17 +284,31 @@ def run(a, command=""):
                 if out.find(key):
                     continue
                 config = selections[pair]["selected"]
-                model, wall, steps, last = pretrain(method, loss, config, a, parts["test"][0], parts["test"][1],
-                                                    classes_dir, seed=seed)
-                save_row(dict(key=key, part="test", name=f"{method} {LABELS[loss]}", method=method, loss=loss,
-                              seed=seed, config=config, steps=steps, wall=round(wall, 1), last_loss=last,
-                              **probe(model.backbone, parts["test"], seed, device)))
+                model, wall, steps, last = pretrain(
+                    method, loss, config, a, parts["test"][0], parts["test"][1], classes_dir, seed=seed
+                )
+                save_row(
+                    dict(
+                        key=key,
+                        part="test",
+                        name=f"{method} {LABELS[loss]}",
+                        method=method,
+                        loss=loss,
+                        seed=seed,
+                        config=config,
+                        steps=steps,
+                        wall=round(wall, 1),
+                        last_loss=last,
+                        **probe(model.backbone, parts["test"], seed, device),
+                    )
+                )
     out.extra["machine"] = machine.describe(device=device)
     out.save(time.time() - t_start)
     return out
 
 
 # ------------------------------------------------------------------------------------------- report
+
 
 def render(folder):
     """results.md (and results.png when matplotlib is there) from results.json."""
@@ -263,8 +323,9 @@ def render(folder):
     for name in ("raw pixels", "random init"):
         got = select(test, name=name)
         if got:
-            body.append([f"{name} (baseline)", "-", cell([r["linear"] for r in got]), cell([r["knn"] for r in got]),
-                         "-"])
+            body.append(
+                [f"{name} (baseline)", "-", cell([r["linear"] for r in got]), cell([r["knn"] for r in got]), "-"]
+            )
     for method in a["methods"]:
         for loss in a["losses"]:
             got = select(test, method=method, loss=loss)
@@ -273,23 +334,30 @@ def render(folder):
             chosen = saved.get("tuning", {}).get(f"{method}/{loss}", {}).get("selected", {})
             knobs = ", ".join(f"{k} {v:.3g}" for k, v in sorted(chosen.items()))
             body.append([method, LABELS[loss], cell([r["linear"] for r in got]), cell([r["knn"] for r in got]), knobs])
-    table = markdown(["method", "loss", "linear", "20-NN", "selected (yaml lr before solo scales it)"], body,
-                     align="llrrl")
+    table = markdown(
+        ["method", "loss", "linear", "20-NN", "selected (yaml lr before solo scales it)"], body, align="llrrl"
+    )
     steps = sorted({r["steps"] for r in test if "steps" in r})
     lines = [
-        "# solo-learn main: each InfoNCE method's own loss vs `loss: rpc` and `loss: mio` (CPU scale)", "",
-        f"Command: `{saved.get('command', '?')}`", "",
-        f"Machine: {saved.get('machine', '?')}. Wall time of the whole run: {saved['wall'] / 60:.0f} min.", "",
+        "# solo-learn main: each InfoNCE method's own loss vs `loss: rpc` and `loss: mio` (CPU scale)",
+        "",
+        f"Command: `{saved.get('command', '?')}`",
+        "",
+        f"Machine: {saved.get('machine', '?')}. Wall time of the whole run: {saved['wall'] / 60:.0f} min.",
+        "",
         f"Data: Fashion-MNIST, the first {a['train']} training images (pretraining and the probes' training set; "
         f"{a['val']} of them carved out as the validation set for tuning) and the first {a['test']} test images. "
         f"Small CNN backbone, {a['epochs']} epochs at batch {a['batch_size']} ({', '.join(map(str, steps))} steps), "
         f"each method's own cifar yaml otherwise (optimiser, lr scaled by batch/256, scheduler without warmup). "
         f"Tuning: k = {a['k']} trials per (method, loss), selected by the validation linear probe; then "
-        f"{a['seeds']} seeds. Top-1 in %, mean ± std over seeds (frozen backbone features).", "",
-        table, "",
+        f"{a['seeds']} seeds. Top-1 in %, mean ± std over seeds (frozen backbone features).",
+        "",
+        table,
+        "",
         "GPU scale (same script and protocol, not run here): `.venvs/solo-main/bin/python benchmarks/solo/switch.py "
         "--accelerator gpu --train 50000 --val 10000 --test 10000 --epochs 20 --batch-size 256 --width 2048 "
-        "--queue 16384 --k 4 --out benchmarks/solo/switch_gpu`.", "",
+        "--queue 16384 --k 4 --out benchmarks/solo/switch_gpu`.",
+        "",
     ]
     with open(os.path.join(folder, "results.md"), "w") as f:
         f.write("\n".join(lines))
@@ -351,6 +419,7 @@ def main(argv=None):
     out = run(a, "OMP_NUM_THREADS=1 .venvs/solo-main/bin/python benchmarks/solo/switch.py " + " ".join(argv))
     render(a.out)
     return out
+
 
 if __name__ == "__main__":
     main()

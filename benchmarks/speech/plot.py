@@ -7,6 +7,7 @@ see run.py for the claim under test.
 
 >>> # python benchmarks/speech/plot.py --results benchmarks/speech/results.json --out benchmarks/speech/speech.png
 """
+
 import argparse
 import json
 import os
@@ -20,11 +21,29 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))  # the checkout
 
 from benchmarks.harness.plots import figure, save  # noqa: E402
 from benchmarks.speech.run import LOG_INTERVAL  # noqa: E402
-ORDER = ["rpc", "rpc_a1", "infonce", "binary", "rpc_tuned", "infonce_tuned", "binary_tuned", "untrained",
-         "raw-features"]
-LABELS = {"rpc": "RPC α=0.3", "rpc_a1": "RPC α=1", "infonce": "InfoNCE (CPC)", "binary": "binary (wav2vec v1)",
-          "rpc_tuned": "RPC tuned", "infonce_tuned": "InfoNCE tuned", "binary_tuned": "binary tuned",
-          "untrained": "untrained", "raw-features": "raw spectrum"}
+
+ORDER = [
+    "rpc",
+    "rpc_a1",
+    "infonce",
+    "binary",
+    "rpc_tuned",
+    "infonce_tuned",
+    "binary_tuned",
+    "untrained",
+    "raw-features",
+]
+LABELS = {
+    "rpc": "RPC α=0.3",
+    "rpc_a1": "RPC α=1",
+    "infonce": "InfoNCE (CPC)",
+    "binary": "binary (wav2vec v1)",
+    "rpc_tuned": "RPC tuned",
+    "infonce_tuned": "InfoNCE tuned",
+    "binary_tuned": "binary tuned",
+    "untrained": "untrained",
+    "raw-features": "raw spectrum",
+}
 
 
 def main():
@@ -37,7 +56,10 @@ def main():
     methods = [m for m in ORDER if any(r["method"] == m for r in rows)]
 
     fig, axes = figure(3, width=14 / 3, height=4)
-    for ax, key, title in ((axes[0], "phone_acc", "phone probe (frame)"), (axes[1], "speaker_acc", "speaker probe (frame)")):
+    for ax, key, title in (
+        (axes[0], "phone_acc", "phone probe (frame)"),
+        (axes[1], "speaker_acc", "speaker probe (frame)"),
+    ):
         for i, m in enumerate(methods):
             vals = np.array([r[key] for r in rows if r["method"] == m])
             ax.bar(i, vals.mean(), color=f"C{i}", alpha=0.6)

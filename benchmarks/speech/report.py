@@ -9,6 +9,7 @@ accuracies per pretraining criterion, and the equal-budget tuning record.
 | RPC | 0.600 ± 0.141 | 0.900 ± 0.000 |
 | majority class (no features) | 0.200 | 0.340 |
 """
+
 import numpy as np
 
 from benchmarks.harness.tables import markdown
@@ -35,8 +36,11 @@ def probe_table(rows, names, labels, tuned, majority):
     for name in names:
         sel = [r for r in rows if r["method"] == name]
         if sel:
-            label = f"**{name[:-6]} tuned** ({knobs(tuned[name[:-6]]['selected'])})" if name.endswith("_tuned") \
+            label = (
+                f"**{name[:-6]} tuned** ({knobs(tuned[name[:-6]]['selected'])})"
+                if name.endswith("_tuned")
                 else labels.get(name)
+            )
             body.append([label, *probe_cells(sel)])
     body.append(["majority class (no features)", f"{majority['phone_acc']:.3f}", f"{majority['speaker_acc']:.3f}"])
     return markdown(["pretraining criterion", "phone (frame)", "speaker (frame)"], body, align="lll")
@@ -45,8 +49,16 @@ def probe_table(rows, names, labels, tuned, majority):
 def tuning_table(tuned, trials_column=True):
     """Per criterion: its trial count (``trials_column``), selection, best validation score and every trial."""
     header = ["criterion", "trials", "selected", "best validation", "all trials (config: phone)"]
-    body = [[c, rec["trials"], knobs(rec["selected"]), f"{rec['score']:.3f}",
-             "; ".join(f"{knobs(t['config'])}: {t['score']:.3f}" for t in rec["scores"])] for c, rec in tuned.items()]
+    body = [
+        [
+            c,
+            rec["trials"],
+            knobs(rec["selected"]),
+            f"{rec['score']:.3f}",
+            "; ".join(f"{knobs(t['config'])}: {t['score']:.3f}" for t in rec["scores"]),
+        ]
+        for c, rec in tuned.items()
+    ]
     if not trials_column:
         header, body = header[:1] + header[2:], [r[:1] + r[2:] for r in body]
     return markdown(header, body, align="lrlrl" if trials_column else "llrl")

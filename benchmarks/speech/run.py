@@ -18,6 +18,7 @@ tests that claim at CPU scale on a generated flite corpus (``rpc_fairseq.speech_
 
 >>> # python benchmarks/speech/run.py --updates 40 --seeds 1 --utterances 60   (a quick smoke run)
 """
+
 import argparse
 import json
 import os
@@ -35,6 +36,7 @@ from benchmarks.harness.probes import sklearn_linear  # noqa: E402
 from benchmarks.harness.rows import write_json  # noqa: E402
 from benchmarks.speech import tune  # noqa: E402
 from benchmarks.speech.report import probe_table, tuning_table  # noqa: E402
+
 USER_DIR = os.path.join(ROOT, "adapters", "rpc_fairseq")
 CONFIGS = os.path.join(ROOT, "examples", "fairseq")
 BIN = os.path.dirname(sys.executable)
@@ -47,11 +49,14 @@ METHODS = {
     "infonce": ["criterion._name=wav2vec"] + [f"~{k}" for k in RPC_KEYS],
     "binary": ["criterion._name=wav2vec", "criterion.infonce=false"] + [f"~{k}" for k in RPC_KEYS],
 }
-LABELS = {"rpc": "rpc alpha=0.3 (beta=0.01 gamma=0.1, critic_scale=0.05)",
-          "rpc_a1": "rpc alpha=1.0 (beta=0.01 gamma=0.1, critic_scale=0.05)",
-          "infonce": "wav2vec infonce=true (CPC / InfoNCE)", "binary": "wav2vec infonce=false (binary)",
-          "untrained": "untrained (random init, control)",
-          "raw-features": "raw-features: log spectrum of each 10 ms frame (no encoder, control)"}
+LABELS = {
+    "rpc": "rpc alpha=0.3 (beta=0.01 gamma=0.1, critic_scale=0.05)",
+    "rpc_a1": "rpc alpha=1.0 (beta=0.01 gamma=0.1, critic_scale=0.05)",
+    "infonce": "wav2vec infonce=true (CPC / InfoNCE)",
+    "binary": "wav2vec infonce=false (binary)",
+    "untrained": "untrained (random init, control)",
+    "raw-features": "raw-features: log spectrum of each 10 ms frame (no encoder, control)",
+}
 # the criteria equal-budget tuning searches, with the overrides each trial starts from (rpc: the yaml's own)
 TUNED_BASE = {"rpc": [], "infonce": METHODS["infonce"], "binary": METHODS["binary"]}
 
@@ -64,10 +69,22 @@ def pretrain(method_overrides, seed, data, save_dir, updates, log, log_interval=
         # a log of another format (no JSON records, though it ran long enough to log one) is run again
         if "done training" in text and (train_losses(text) or updates < log_interval):
             return train_losses(text)
-    cmd = [os.path.join(BIN, "fairseq-hydra-train"), "--config-dir", CONFIGS, "--config-name", "wav2vec_cpc_tiny_rpc",
-           f"task.data={data}", f"common.user_dir={USER_DIR}", f"checkpoint.save_dir={save_dir}",
-           f"optimization.max_update={updates}", f"checkpoint.save_interval_updates={updates}",
-           "common.log_format=json", f"common.log_interval={log_interval}", f"common.seed={seed}", *method_overrides]
+    cmd = [
+        os.path.join(BIN, "fairseq-hydra-train"),
+        "--config-dir",
+        CONFIGS,
+        "--config-name",
+        "wav2vec_cpc_tiny_rpc",
+        f"task.data={data}",
+        f"common.user_dir={USER_DIR}",
+        f"checkpoint.save_dir={save_dir}",
+        f"optimization.max_update={updates}",
+        f"checkpoint.save_interval_updates={updates}",
+        "common.log_format=json",
+        f"common.log_interval={log_interval}",
+        f"common.seed={seed}",
+        *method_overrides,
+    ]
     env = dict(os.environ, HYDRA_FULL_ERROR="1", OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
     os.makedirs(save_dir, exist_ok=True)
     with open(log, "w") as f:
@@ -86,8 +103,11 @@ def train_losses(log_text):
     ...              't | INFO | train_inner | {"loss": "6.5"}\\n[t][valid][INFO] - {"valid_loss": "7"}')
     [6.62, 6.5]
     """
-    return [float(json.loads(line[line.index("{"):])["loss"]) for line in log_text.splitlines()
-            if ("[train_inner][" in line or "| train_inner |" in line) and "{" in line]
+    return [
+        float(json.loads(line[line.index("{") :])["loss"])
+        for line in log_text.splitlines()
+        if ("[train_inner][" in line or "| train_inner |" in line) and "{" in line
+    ]
 
 
 def load_model(save_dir, trained):
@@ -95,8 +115,7 @@ def load_model(save_dir, trained):
     import torch
     from fairseq import checkpoint_utils
 
-    models, _cfg, _task = checkpoint_utils.load_model_ensemble_and_task(
-        [os.path.join(save_dir, "checkpoint_last.pt")])
+    models, _cfg, _task = checkpoint_utils.load_model_ensemble_and_task([os.path.join(save_dir, "checkpoint_last.pt")])
     model = models[0]
     if not trained:
         torch.manual_seed(0)
@@ -165,7 +184,7 @@ def raw_features(data, records, window=400):
         wav, _ = sf.read(os.path.join(data, r["path"]), dtype="float32")
         wav = (wav - wav.mean()) / (wav.std() + 1e-5)  # task.normalize=true, as the model sees it
         count = n_frames(len(wav))
-        frames = np.stack([wav[i * FRAME:i * FRAME + window] for i in range(count)])
+        frames = np.stack([wav[i * FRAME : i * FRAME + window] for i in range(count)])
         out.append(np.log(np.abs(np.fft.rfft(frames * hann, axis=1)) + 1e-3))
     return out
 
@@ -179,8 +198,13 @@ def evaluate(model, data, records, feats=None):
         xs, ps, ss = split[r["split"]]
         xs.append(c), ps.append(phones), ss.append(spk)
     (trx, trp, trs), (vax, vap, vas) = [[np.concatenate(a) for a in split[k]] for k in ("train", "valid")]
-    return {"phone_acc": sklearn_linear(trx, trp, vax, vap), "speaker_acc": sklearn_linear(trx, trs, vax, vas),
-            "n_phones": len(phone_ids), "train_frames": len(trx), "valid_frames": len(vax)}
+    return {
+        "phone_acc": sklearn_linear(trx, trp, vax, vap),
+        "speaker_acc": sklearn_linear(trx, trs, vax, vas),
+        "n_phones": len(phone_ids),
+        "train_frames": len(trx),
+        "valid_frames": len(vax),
+    }
 
 
 def plot(curves, out_png, log_interval=LOG_INTERVAL):
@@ -206,19 +230,36 @@ def main():
     parser.add_argument("--utterances", type=int, default=240)
     parser.add_argument("--updates", type=int, default=300)
     parser.add_argument("--seeds", type=int, default=1)
-    parser.add_argument("--tune-trials", type=int, default=0,
-                        help="k: equal-budget tuning trials per criterion (rpc, infonce, binary) before the seeds; 0: none")
+    parser.add_argument(
+        "--tune-trials",
+        type=int,
+        default=0,
+        help="k: equal-budget tuning trials per criterion (rpc, infonce, binary) before the seeds; 0: none",
+    )
     parser.add_argument("--tune-seed", type=int, default=0, help="seed of the trial draws")
-    parser.add_argument("--tuned-from", default=None,
-                        help="a results.json whose 'tuning' selections to re-run (no new trials): longer training "
-                             "at settings selected at a shorter one")
-    parser.add_argument("--methods", nargs="+", default=None,
-                        help="only these rows (of rpc, rpc_a1, infonce, binary and the *_tuned ones); default all")
-    parser.add_argument("--log-interval", type=int, default=LOG_INTERVAL,
-                        help="updates between the training losses fairseq logs (the pretraining curves)")
+    parser.add_argument(
+        "--tuned-from",
+        default=None,
+        help="a results.json whose 'tuning' selections to re-run (no new trials): longer training "
+        "at settings selected at a shorter one",
+    )
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        default=None,
+        help="only these rows (of rpc, rpc_a1, infonce, binary and the *_tuned ones); default all",
+    )
+    parser.add_argument(
+        "--log-interval",
+        type=int,
+        default=LOG_INTERVAL,
+        help="updates between the training losses fairseq logs (the pretraining curves)",
+    )
     parser.add_argument("--render-only", action="store_true", help="rewrite results.md from results.json")
     args = parser.parse_args()
-    args.data, args.runs, args.out = (os.path.abspath(p) for p in (args.data, args.runs, args.out))  # fairseq runs in save_dir
+    args.data, args.runs, args.out = (
+        os.path.abspath(p) for p in (args.data, args.runs, args.out)
+    )  # fairseq runs in save_dir
     if args.tune_trials and args.tuned_from:
         parser.error("--tune-trials and --tuned-from exclude each other (search here, or reuse a search)")
     if args.render_only:
@@ -227,8 +268,16 @@ def main():
             setattr(args, key, saved["args"].get(key))
         args.log_interval = saved["args"].get("log_interval", LOG_INTERVAL)
         records = [json.loads(line) for line in open(os.path.join(saved["args"]["data"], "labels.jsonl"))]
-        write_markdown(saved["rows"], args, saved["seconds"], False, os.path.join(args.out, "results.md"),
-                       majority_baseline(records), saved.get("tuning", {}), saved.get("machine") or legacy_machine())
+        write_markdown(
+            saved["rows"],
+            args,
+            saved["seconds"],
+            False,
+            os.path.join(args.out, "results.md"),
+            majority_baseline(records),
+            saved.get("tuning", {}),
+            saved.get("machine") or legacy_machine(),
+        )
         return
     import logging
     import warnings
@@ -249,8 +298,11 @@ def main():
 
     rows, curves, tuned = [], {}, {}
     print(f"[{time.time() - start:5.0f}s] probing the raw-features baseline (no encoder)", flush=True)
-    rows.append(dict(method="raw-features", seed=0, **evaluate(None, args.data, records,
-                                                              feats=raw_features(args.data, records))))
+    rows.append(
+        dict(
+            method="raw-features", seed=0, **evaluate(None, args.data, records, feats=raw_features(args.data, records))
+        )
+    )
     print(f"[{time.time() - start:5.0f}s] {rows[-1]}", flush=True)
     methods = dict(METHODS)
     if args.tune_trials:
@@ -267,9 +319,18 @@ def main():
     for seed in range(1, args.seeds + 1):
         for method, method_overrides in methods.items():
             save_dir = os.path.join(args.runs, f"{method}_s{seed}")
-            print(f"[{time.time() - start:5.0f}s] pretraining {method} seed {seed} ({args.updates} updates)", flush=True)
-            losses = pretrain(method_overrides, seed, args.data, save_dir, args.updates,
-                              os.path.join(save_dir, "train.log"), args.log_interval)
+            print(
+                f"[{time.time() - start:5.0f}s] pretraining {method} seed {seed} ({args.updates} updates)", flush=True
+            )
+            losses = pretrain(
+                method_overrides,
+                seed,
+                args.data,
+                save_dir,
+                args.updates,
+                os.path.join(save_dir, "train.log"),
+                args.log_interval,
+            )
             curves.setdefault(method, losses)
             result = evaluate(load_model(save_dir, trained=True), args.data, records)
             rows.append(dict(method=method, seed=seed, **result))
@@ -290,12 +351,25 @@ def tune_criteria(args, records, start):
 
     def train_and_score(criterion, trial, method_overrides):
         save_dir = os.path.join(args.runs, f"tune_{criterion}_t{trial}")
-        pretrain(method_overrides, 1, tune_dir, save_dir, args.updates, os.path.join(save_dir, "train.log"),
-                 args.log_interval)
+        pretrain(
+            method_overrides,
+            1,
+            tune_dir,
+            save_dir,
+            args.updates,
+            os.path.join(save_dir, "train.log"),
+            args.log_interval,
+        )
         return evaluate(load_model(save_dir, trained=True), args.data, tune_records)
 
-    record = tune.run(list(TUNED_BASE), TUNED_BASE, args.tune_trials, args.tune_seed, train_and_score,
-                      log=lambda line: print(f"[{time.time() - start:5.0f}s] {line}", flush=True))
+    record = tune.run(
+        list(TUNED_BASE),
+        TUNED_BASE,
+        args.tune_trials,
+        args.tune_seed,
+        train_and_score,
+        log=lambda line: print(f"[{time.time() - start:5.0f}s] {line}", flush=True),
+    )
     return tuned_methods(record), record
 
 
@@ -305,8 +379,10 @@ def reuse_tuning(path):
     saved = json.load(open(path))
     if not saved.get("tuning"):
         raise ValueError(f"{path} holds no tuning record (run it with --tune-trials k first)")
-    record = {c: dict(rec, reused_from=os.path.relpath(path, ROOT), selected_at_updates=saved["args"]["updates"])
-              for c, rec in saved["tuning"].items()}
+    record = {
+        c: dict(rec, reused_from=os.path.relpath(path, ROOT), selected_at_updates=saved["args"]["updates"])
+        for c, rec in saved["tuning"].items()
+    }
     return tuned_methods(record), record
 
 
@@ -317,12 +393,15 @@ def tuned_methods(record):
 
 def save(rows, curves, args, elapsed, tuned, host):
     """Write results.json / results.md (and the loss plot when matplotlib is there) after every run."""
-    write_json(os.path.join(args.out, "results.json"), {"rows": rows, "curves": curves, "args": vars(args),
-                                                        "seconds": elapsed, "tuning": tuned, "machine": host})
+    write_json(
+        os.path.join(args.out, "results.json"),
+        {"rows": rows, "curves": curves, "args": vars(args), "seconds": elapsed, "tuning": tuned, "machine": host},
+    )
     has_png = plot(curves, os.path.join(args.out, "pretrain_loss.png"), args.log_interval)
     records = [json.loads(line) for line in open(os.path.join(args.data, "labels.jsonl"))]
-    write_markdown(rows, args, elapsed, has_png, os.path.join(args.out, "results.md"), majority_baseline(records),
-                   tuned, host)
+    write_markdown(
+        rows, args, elapsed, has_png, os.path.join(args.out, "results.md"), majority_baseline(records), tuned, host
+    )
 
 
 def legacy_machine():
@@ -331,7 +410,6 @@ def legacy_machine():
     import platform
 
     return machine.describe(dict(arch=platform.machine(), cpus=os.cpu_count(), threads=1))
-
 
 
 def write_markdown(rows, args, elapsed, has_png, path, majority, tuned, host):
@@ -343,35 +421,56 @@ def write_markdown(rows, args, elapsed, has_png, path, majority, tuned, host):
         tune_flag += " --methods " + " ".join(args.methods)
     if args.log_interval != LOG_INTERVAL:
         tune_flag += f" --log-interval {args.log_interval}"
-    for flag, value, default in (("--runs", args.runs, os.path.join(ROOT, "runs", "speech_bench")),
-                                 ("--out", args.out, os.path.dirname(os.path.abspath(__file__)))):
+    for flag, value, default in (
+        ("--runs", args.runs, os.path.join(ROOT, "runs", "speech_bench")),
+        ("--out", args.out, os.path.dirname(os.path.abspath(__file__))),
+    ):
         if value and os.path.abspath(value) != default:
             tune_flag += f" {flag} {os.path.relpath(value, ROOT)}"
-    lines = ["# Speech: frozen linear probes after brief wav2vec (CPC-style) pretraining", "",
-             "Command: `OMP_NUM_THREADS=1 .venvs/fairseq/bin/python benchmarks/speech/run.py "
-             f"--utterances {args.utterances} --updates {args.updates} --seeds {args.seeds}{tune_flag}`", "",
-             f"Machine: {host}; wall time {elapsed / 60:.1f} min (runs already finished in --runs are reused, "
-             "not retrained).", "",
-             f"Corpus: {args.utterances} flite utterances (voices slt/rms/awb, random rate/pitch, noise 10-25 dB SNR), "
-             f"train/valid by file; {rows[0]['train_frames']} / {rows[0]['valid_frames']} frames of 10 ms, "
-             f"{rows[0]['n_phones']} phone classes.", "",
-             "Accuracy on held-out utterances of a logistic-regression probe on frozen context features c_t "
-             "(mean ± std over seeds where seeds > 1):", "",
-             probe_table(rows, names, LABELS, tuned, majority)]
+    lines = [
+        "# Speech: frozen linear probes after brief wav2vec (CPC-style) pretraining",
+        "",
+        "Command: `OMP_NUM_THREADS=1 .venvs/fairseq/bin/python benchmarks/speech/run.py "
+        f"--utterances {args.utterances} --updates {args.updates} --seeds {args.seeds}{tune_flag}`",
+        "",
+        f"Machine: {host}; wall time {elapsed / 60:.1f} min (runs already finished in --runs are reused, "
+        "not retrained).",
+        "",
+        f"Corpus: {args.utterances} flite utterances (voices slt/rms/awb, random rate/pitch, noise 10-25 dB SNR), "
+        f"train/valid by file; {rows[0]['train_frames']} / {rows[0]['valid_frames']} frames of 10 ms, "
+        f"{rows[0]['n_phones']} phone classes.",
+        "",
+        "Accuracy on held-out utterances of a logistic-regression probe on frozen context features c_t "
+        "(mean ± std over seeds where seeds > 1):",
+        "",
+        probe_table(rows, names, LABELS, tuned, majority),
+    ]
     reused = [rec for rec in tuned.values() if rec.get("reused_from")]
     if reused:
-        lines += ["", f"The *_tuned rows re-run the selections of `{reused[0]['reused_from']}` (made at "
-                  f"{reused[0]['selected_at_updates']} updates, {reused[0]['trials']} trials per criterion) for "
-                  f"{args.updates} updates; no new trials."]
+        lines += [
+            "",
+            f"The *_tuned rows re-run the selections of `{reused[0]['reused_from']}` (made at "
+            f"{reused[0]['selected_at_updates']} updates, {reused[0]['trials']} trials per criterion) for "
+            f"{args.updates} updates; no new trials.",
+        ]
     if tuned:
-        lines += ["", f"Equal-budget tuning (`benchmarks/speech/tune.py`): {reused[0]['trials'] if reused else args.tune_trials} trials per criterion over its "
-                  "own knobs (trial 1 = its default), seed 1, selected on the " + tune.METRIC + "; the selection was "
-                  "then re-run with every seed above. Validation phone accuracy per trial:", "", tuning_table(tuned)]
+        lines += [
+            "",
+            f"Equal-budget tuning (`benchmarks/speech/tune.py`): {reused[0]['trials'] if reused else args.tune_trials} trials per criterion over its "
+            "own knobs (trial 1 = its default), seed 1, selected on the " + tune.METRIC + "; the selection was "
+            "then re-run with every seed above. Validation phone accuracy per trial:",
+            "",
+            tuning_table(tuned),
+        ]
     if has_png:
         lines += ["", "![pretraining loss](pretrain_loss.png)"]
     if os.path.exists(os.path.join(os.path.dirname(path), "speech.png")):
-        lines += ["", "Plot (`.venvs/main/bin/python benchmarks/speech/plot.py`, from results.json):", "",
-                  "![probe accuracies and pretraining losses](speech.png)"]
+        lines += [
+            "",
+            "Plot (`.venvs/main/bin/python benchmarks/speech/plot.py`, from results.json):",
+            "",
+            "![probe accuracies and pretraining losses](speech.png)",
+        ]
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
 

@@ -18,6 +18,7 @@ with wav2vec v1 on fairseq 0.12.2; these rows use ``transformers``' ``Wav2Vec2Fo
 >>> sorted(SPACES) == ["infonce", "rpc"] and DEFAULTS["infonce"]["temperature"] == 0.1
 True
 """
+
 import argparse
 import json
 import os
@@ -40,8 +41,13 @@ OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "hf")
 LRS = [5e-4, 1e-3, 2e-3, 5e-3]
 # critic_scale multiplies HF's logit cos / 0.1: 0.1 gives f = cosine (RPC's default), 0.5 gives f = 5 cosine
 SPACES = {
-    "rpc": {"alpha": [0.3, 0.5, 1.0, 2.0], "beta": [0.003, 0.01, 0.03], "gamma": [0.03, 0.1, 0.3],
-            "critic_scale": [0.1, 0.2, 0.5], "lr": LRS},
+    "rpc": {
+        "alpha": [0.3, 0.5, 1.0, 2.0],
+        "beta": [0.003, 0.01, 0.03],
+        "gamma": [0.03, 0.1, 0.3],
+        "critic_scale": [0.1, 0.2, 0.5],
+        "lr": LRS,
+    },
     "infonce": {"temperature": [0.05, 0.1, 0.2, 0.5], "lr": LRS},
 }
 DEFAULTS = {
@@ -69,10 +75,14 @@ def train_and_probe(criterion, config, seed, train_waves, waves, records, data, 
     loss_fn = Wav2Vec2PretrainingLoss(model.config, objective=criterion, **knobs)
     collator = PretrainingCollator(model.config, max_samples=int(args.crop * 16000))
     start = time.time()
-    losses = example.pretrain_loop(model, train_waves, loss_fn, collator, args.steps, config["lr"],
-                                   args.batch_size, seed, log_every=0)
-    result = dict(fairseq_rows.evaluate(None, data, records, feats=example.frame_features(model, waves, records)),
-                  final_loss=float(np.mean(losses[-20:])), train_seconds=time.time() - start)
+    losses = example.pretrain_loop(
+        model, train_waves, loss_fn, collator, args.steps, config["lr"], args.batch_size, seed, log_every=0
+    )
+    result = dict(
+        fairseq_rows.evaluate(None, data, records, feats=example.frame_features(model, waves, records)),
+        final_loss=float(np.mean(losses[-20:])),
+        train_seconds=time.time() - start,
+    )
     cache[key] = result
     return result
 
@@ -107,20 +117,30 @@ def main():
     train_waves = [waves[r["path"]] for r in records if r["split"] == "train"]
     cache, rows, tuned = {}, [], {}
     log("probing the raw-features baseline (no encoder)")
-    rows.append(dict(method="raw-features", seed=0, **fairseq_rows.evaluate(
-        None, args.data, records, feats=fairseq_rows.raw_features(args.data, records))))
+    rows.append(
+        dict(
+            method="raw-features",
+            seed=0,
+            **fairseq_rows.evaluate(None, args.data, records, feats=fairseq_rows.raw_features(args.data, records)),
+        )
+    )
 
     # equal-budget tuning on a carve of the training utterances
     _, tune_records = tune.carve_validation(args.data, records)
     tune_train = [waves[r["path"]] for r in tune_records if r["split"] == "train"]
     for criterion in ("rpc", "infonce") if args.tune_trials else ():
         scored = []
-        for i, config in enumerate(tuning.trials(SPACES[criterion], DEFAULTS[criterion], args.tune_trials,
-                                                 seed=args.tune_seed, name=f"hf-{criterion}")):
+        for i, config in enumerate(
+            tuning.trials(
+                SPACES[criterion], DEFAULTS[criterion], args.tune_trials, seed=args.tune_seed, name=f"hf-{criterion}"
+            )
+        ):
             result = train_and_probe(criterion, config, 1, tune_train, waves, tune_records, args.data, args, cache)
             scored.append({"config": config, "score": result["phone_acc"], "speaker_acc": result["speaker_acc"]})
-            log(f"tuning {criterion} trial {i + 1}/{args.tune_trials} {config}: validation phone "
-                f"{result['phone_acc']:.3f}")
+            log(
+                f"tuning {criterion} trial {i + 1}/{args.tune_trials} {config}: validation phone "
+                f"{result['phone_acc']:.3f}"
+            )
         tuned[criterion] = dict(tuning.record(scored, args.tune_trials), metric=tune.METRIC, scores=scored)
 
     methods = {"rpc": ("rpc", DEFAULTS["rpc"]), "infonce": ("infonce", DEFAULTS["infonce"])}
@@ -131,35 +151,52 @@ def main():
             rows.append(dict(method=method, seed=seed, config=config, **result))
             log(f"{method} seed {seed}: phone {result['phone_acc']:.3f} speaker {result['speaker_acc']:.3f}")
         model = example.build(seed)
-        rows.append(dict(method="untrained", seed=seed, **fairseq_rows.evaluate(
-            None, args.data, records, feats=example.frame_features(model, waves, records))))
+        rows.append(
+            dict(
+                method="untrained",
+                seed=seed,
+                **fairseq_rows.evaluate(None, args.data, records, feats=example.frame_features(model, waves, records)),
+            )
+        )
         save(rows, tuned, args, time.time() - start, records)
     print(open(os.path.join(args.out, "results.md")).read())
 
 
 def save(rows, tuned, args, elapsed, records):
     host = machine.describe(threads=1)
-    write_json(os.path.join(args.out, "results.json"),
-               {"rows": rows, "tuning": tuned, "args": vars(args), "seconds": elapsed, "machine": host})
+    write_json(
+        os.path.join(args.out, "results.json"),
+        {"rows": rows, "tuning": tuned, "args": vars(args), "seconds": elapsed, "machine": host},
+    )
     majority = fairseq_rows.majority_baseline(records)
     first = rows[0]
-    lines = ["# Speech on transformers: frozen linear probes after brief HF wav2vec 2.0 pretraining", "",
-             "Command: `OMP_NUM_THREADS=1 .venvs/transformers/bin/python benchmarks/speech/run_hf.py "
-             f"--utterances {args.utterances} --steps {args.steps} --seeds {args.seeds} --tune-trials {args.tune_trials}"
-             + ("" if args.out == OUT else f" --out {os.path.relpath(args.out, ROOT)}") + "`",
-             "", f"Machine: {host}; wall time "
-             f"{elapsed / 60:.1f} min. Model: `examples/transformers/pretrain_wav2vec2.py`'s tiny "
-             "`Wav2Vec2ForPreTraining` (5 conv layers, 10 ms frames, 2 transformer layers of width 64, 2 x 32 codes, "
-             f"20 distractors), {args.steps} AdamW steps of {args.batch_size} x {args.crop} s crops, mask 0.65 x 10.", "",
-             f"Corpus: {args.utterances} flite utterances (as `run.py`); {first['train_frames']} / "
-             f"{first['valid_frames']} frames of 10 ms, {first['n_phones']} phone classes. Probes as `run.py`: "
-             "logistic regression on frozen transformer outputs, accuracy on held-out utterances (mean ± std over "
-             "seeds where seeds > 1):", "",
-             probe_table(rows, ("rpc", "infonce", "rpc_tuned", "infonce_tuned", "untrained", "raw-features"), LABELS,
-                         tuned, majority),
-             "", f"Equal-budget tuning: {args.tune_trials} trials per criterion (trial 1 = its default), seed 1, "
-             f"selected on the {tune.METRIC}; the selection was then re-run with every seed above.", "",
-             tuning_table(tuned, trials_column=False)]
+    lines = [
+        "# Speech on transformers: frozen linear probes after brief HF wav2vec 2.0 pretraining",
+        "",
+        "Command: `OMP_NUM_THREADS=1 .venvs/transformers/bin/python benchmarks/speech/run_hf.py "
+        f"--utterances {args.utterances} --steps {args.steps} --seeds {args.seeds} --tune-trials {args.tune_trials}"
+        + ("" if args.out == OUT else f" --out {os.path.relpath(args.out, ROOT)}")
+        + "`",
+        "",
+        f"Machine: {host}; wall time "
+        f"{elapsed / 60:.1f} min. Model: `examples/transformers/pretrain_wav2vec2.py`'s tiny "
+        "`Wav2Vec2ForPreTraining` (5 conv layers, 10 ms frames, 2 transformer layers of width 64, 2 x 32 codes, "
+        f"20 distractors), {args.steps} AdamW steps of {args.batch_size} x {args.crop} s crops, mask 0.65 x 10.",
+        "",
+        f"Corpus: {args.utterances} flite utterances (as `run.py`); {first['train_frames']} / "
+        f"{first['valid_frames']} frames of 10 ms, {first['n_phones']} phone classes. Probes as `run.py`: "
+        "logistic regression on frozen transformer outputs, accuracy on held-out utterances (mean ± std over "
+        "seeds where seeds > 1):",
+        "",
+        probe_table(
+            rows, ("rpc", "infonce", "rpc_tuned", "infonce_tuned", "untrained", "raw-features"), LABELS, tuned, majority
+        ),
+        "",
+        f"Equal-budget tuning: {args.tune_trials} trials per criterion (trial 1 = its default), seed 1, "
+        f"selected on the {tune.METRIC}; the selection was then re-run with every seed above.",
+        "",
+        tuning_table(tuned, trials_column=False),
+    ]
     with open(os.path.join(args.out, "results.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
 

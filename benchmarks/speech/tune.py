@@ -18,14 +18,20 @@ full training split and probed on the held-out split like the default rows.
 >>> sorted(SPACES["rpc"]) == ["alpha", "beta", "critic_scale", "gamma", "lr"]
 True
 """
+
 import os
 
 from benchmarks.harness import tuning
 
 LRS = [2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2]
 SPACES = {
-    "rpc": {"alpha": [0.5, 1.0, 2.0], "beta": [0.003, 0.01, 0.03], "gamma": [0.03, 0.1, 0.3],
-            "critic_scale": [0.02, 0.05, 0.1], "lr": LRS},
+    "rpc": {
+        "alpha": [0.5, 1.0, 2.0],
+        "beta": [0.003, 0.01, 0.03],
+        "gamma": [0.03, 0.1, 0.3],
+        "critic_scale": [0.02, 0.05, 0.1],
+        "lr": LRS,
+    },
     "infonce": {"lr": LRS},
     "binary": {"lr": LRS},
 }

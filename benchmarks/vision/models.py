@@ -9,6 +9,7 @@ of lightly's ``SimCLRProjectionHead`` (Chen et al. 2020): Linear-BN-ReLU-Linear.
 >>> head(backbone(torch.rand(2, 1, 28, 28))).shape, backbone.num_features
 (torch.Size([2, 64]), 128)
 """
+
 from torch import nn
 
 
@@ -20,8 +21,11 @@ class SmallCNN(nn.Module):
         c = [1, width, 2 * width, 4 * width, 4 * width]
         layers = []
         for i, stride in enumerate([1, 2, 2, 1]):
-            layers += [nn.Conv2d(c[i], c[i + 1], 3, stride=stride, padding=1, bias=False),
-                       nn.BatchNorm2d(c[i + 1]), nn.ReLU(inplace=True)]
+            layers += [
+                nn.Conv2d(c[i], c[i + 1], 3, stride=stride, padding=1, bias=False),
+                nn.BatchNorm2d(c[i + 1]),
+                nn.ReLU(inplace=True),
+            ]
         self.features = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.num_features = c[-1]
 
@@ -42,6 +46,7 @@ def build_model(backbone_name, proj_dim=64, hidden=256):
     """(backbone, projection head); the head maps ``num_features`` -> ``hidden`` -> ``proj_dim``."""
     backbone = build_backbone(backbone_name)
     width = backbone.num_features
-    head = nn.Sequential(nn.Linear(width, hidden), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True),
-                         nn.Linear(hidden, proj_dim))
+    head = nn.Sequential(
+        nn.Linear(width, hidden), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True), nn.Linear(hidden, proj_dim)
+    )
     return backbone, head

@@ -15,6 +15,7 @@ Every objective also tunes the learning rate (added by the run script, relative 
 >>> loss = make_loss("NT-Xent", {"temperature": 0.2}); type(loss).__name__ in ("NTXentLoss", "ContrastiveLoss")
 True
 """
+
 from collections import namedtuple
 
 import rpc_plugins as rp
@@ -41,34 +42,52 @@ def _dcl(h):
 
 
 def _peer(name):
-    return Spec(lambda h: rp.ContrastiveLoss(name.lower(), temperature=h["temperature"], check_finite=False),
-                {"temperature": 0.5}, {"temperature": TEMPERATURES}, f"`rpc_plugins.ContrastiveLoss('{name.lower()}')`")
+    return Spec(
+        lambda h: rp.ContrastiveLoss(name.lower(), temperature=h["temperature"], check_finite=False),
+        {"temperature": 0.5},
+        {"temperature": TEMPERATURES},
+        f"`rpc_plugins.ContrastiveLoss('{name.lower()}')`",
+    )
 
 
 def _raw_critic(name):
     """``name`` on unnormalised projections, f = <h_i, h_j> / 128: the critic of the authors' CIFAR-10 RPC
     (``hidden_norm=False``, T = 128), given to the peers for the stability grid (not tuned)."""
     objective = "infonce" if name == "InfoNCE" else name.lower()
-    return Spec(lambda h: rp.ContrastiveLoss(objective, temperature=h["temperature"], normalize=False,
-                                             check_finite=False),
-                {"temperature": 128.0}, {}, f"`rpc_plugins.ContrastiveLoss('{objective}', normalize=False)`")
+    return Spec(
+        lambda h: rp.ContrastiveLoss(objective, temperature=h["temperature"], normalize=False, check_finite=False),
+        {"temperature": 128.0},
+        {},
+        f"`rpc_plugins.ContrastiveLoss('{objective}', normalize=False)`",
+    )
 
 
 SPECS = {
-    "RPC": Spec(lambda h: rp.RPCLoss(alpha=h["alpha"], beta=h["beta"], gamma=h["gamma"], temperature=h["temperature"],
-                                     check_finite=False),
-                {"alpha": 0.3, "beta": 0.01, "gamma": 0.1, "temperature": 0.1},
-                {"alpha": [0.1, 0.3, 1.0], "beta": [0.001, 0.01, 0.1], "gamma": [0.01, 0.1, 1.0],
-                 "temperature": [0.05, 0.1, 0.2, 0.5]}, "`rpc_plugins.RPCLoss`"),
+    "RPC": Spec(
+        lambda h: rp.RPCLoss(
+            alpha=h["alpha"], beta=h["beta"], gamma=h["gamma"], temperature=h["temperature"], check_finite=False
+        ),
+        {"alpha": 0.3, "beta": 0.01, "gamma": 0.1, "temperature": 0.1},
+        {
+            "alpha": [0.1, 0.3, 1.0],
+            "beta": [0.001, 0.01, 0.1],
+            "gamma": [0.01, 0.1, 1.0],
+            "temperature": [0.05, 0.1, 0.2, 0.5],
+        },
+        "`rpc_plugins.RPCLoss`",
+    ),
     "NT-Xent": Spec(_ntxent, {"temperature": 0.5}, {"temperature": TEMPERATURES}, "lightly `NTXentLoss`"),
     "DCL": Spec(_dcl, {"temperature": 0.1}, {"temperature": TEMPERATURES}, "lightly `DCLLoss`"),
     "MIO": _peer("MIO"),
     "NWJ": _peer("NWJ"),
     "JS": _peer("JS"),
     "DV": _peer("DV"),
-    "RPC-cifar10-preset": Spec(lambda h: rp.RPCLoss.from_paper("cifar10", check_finite=False), {}, {},
-                               "`RPCLoss.from_paper('cifar10')` (the authors' CIFAR-10 values: raw critic, "
-                               "T = 128; not tuned)"),
+    "RPC-cifar10-preset": Spec(
+        lambda h: rp.RPCLoss.from_paper("cifar10", check_finite=False),
+        {},
+        {},
+        "`RPCLoss.from_paper('cifar10')` (the authors' CIFAR-10 values: raw critic, T = 128; not tuned)",
+    ),
 }
 SPECS.update({f"{n}-raw-critic": _raw_critic(n) for n in ("InfoNCE", "MIO", "NWJ", "JS", "DV")})
 BASELINES = ("raw-pixels", "random-init", "supervised")

@@ -11,6 +11,7 @@ from one below it.
 >>> margin(rows, "RPC", "accuracy", "linear_few")
 'n/a'
 """
+
 import json
 import os
 
@@ -63,17 +64,33 @@ def accuracy_section(rows, args):
         rs = select(main, objective=n)
         bad = sum(bool(r.get("diverged") or r.get("collapsed")) for r in rs)
         tag = " (baseline)" if n in BASELINES else ""
-        body.append([n + tag, mean_std([r["linear"] for r in rs]), mean_std([r["knn"] for r in rs]),
-                     margin(rows, n, "accuracy")] + _few_cells(rows, rs, n, "accuracy", args) + [f"{bad}/{len(rs)}"])
+        body.append(
+            [
+                n + tag,
+                mean_std([r["linear"] for r in rs]),
+                mean_std([r["knn"] for r in rs]),
+                margin(rows, n, "accuracy"),
+            ]
+            + _few_cells(rows, rs, n, "accuracy", args)
+            + [f"{bad}/{len(rs)}"]
+        )
     samples = main[0].get("samples", _get(args, "samples"))
-    return [f"## 1. Accuracy at each objective's defaults (batch {_get(args, 'batch_size')}, lr {_get(args, 'lr')}, "
-            f"{main[0].get('optimizer', 'adam')}, seeds {sorted({r['seed'] for r in main})}; {samples} images seen "
-            "per run)", "",
-            "Baselines, same run and probes: `raw-pixels` = the probes on the 784 pixels; `random-init` = the "
-            "untrained backbone (the pretraining runs' own starting point); `supervised` = the backbone trained "
-            "with cross-entropy on the labels, same budget and augmentations (a ceiling).", "",
-            tables.markdown(["objective", "linear probe top-1", "kNN top-1", "linear vs raw pixels"]
-                            + _few_header(args) + ["diverged/collapsed runs"], body)]
+    return [
+        f"## 1. Accuracy at each objective's defaults (batch {_get(args, 'batch_size')}, lr {_get(args, 'lr')}, "
+        f"{main[0].get('optimizer', 'adam')}, seeds {sorted({r['seed'] for r in main})}; {samples} images seen "
+        "per run)",
+        "",
+        "Baselines, same run and probes: `raw-pixels` = the probes on the 784 pixels; `random-init` = the "
+        "untrained backbone (the pretraining runs' own starting point); `supervised` = the backbone trained "
+        "with cross-entropy on the labels, same budget and augmentations (a ceiling).",
+        "",
+        tables.markdown(
+            ["objective", "linear probe top-1", "kNN top-1", "linear vs raw pixels"]
+            + _few_header(args)
+            + ["diverged/collapsed runs"],
+            body,
+        ),
+    ]
 
 
 def tuning_section(rows, tuning, args=None):
@@ -83,21 +100,44 @@ def tuning_section(rows, tuning, args=None):
     for n, rec in tuning.items():
         rs = select(rows, part="tuned", objective=n)
         score = rec.get("score")
-        body.append([n, f"{rec['done']}/{rec['trials']}", _hyper(rec["selected"]),
-                     f"{100 * score:.1f}" if isinstance(score, float) and score == score else "n/a",
-                     mean_std([r["linear"] for r in rs]) if rs else "-", mean_std([r["knn"] for r in rs]) if rs else "-",
-                     margin(rows, n, "tuned") if rs else "-"]
-                    + _few_cells(rows, rs, n, "tuned", args))
+        body.append(
+            [
+                n,
+                f"{rec['done']}/{rec['trials']}",
+                _hyper(rec["selected"]),
+                f"{100 * score:.1f}" if isinstance(score, float) and score == score else "n/a",
+                mean_std([r["linear"] for r in rs]) if rs else "-",
+                mean_std([r["knn"] for r in rs]) if rs else "-",
+                margin(rows, n, "tuned") if rs else "-",
+            ]
+            + _few_cells(rows, rs, n, "tuned", args)
+        )
     k = sorted({rec["trials"] for rec in tuning.values()})
     first = next(iter(tuning.values()))
     seeds = sorted({r["seed"] for r in select(rows, part="tuned")})
-    return ["", f"## 2. Equal-budget tuning (k = {', '.join(map(str, k))} trials per objective, selected on "
-            f"{first.get('val_size')} validation images carved from the training slice; the selection re-run with "
-            f"seeds {seeds} on the test split)", "",
-            "Knobs: RPC alpha, beta, gamma, temperature; the others temperature; all the learning rate "
-            "(--lr x 1/3, 1, 3). Trial 1 is the default setting, the rest distinct random draws.", "",
-            tables.markdown(["objective", "trials done/k", "selected", "validation linear", "test linear top-1",
-                             "test kNN top-1", "linear vs raw pixels"] + _few_header(args), body)]
+    return [
+        "",
+        f"## 2. Equal-budget tuning (k = {', '.join(map(str, k))} trials per objective, selected on "
+        f"{first.get('val_size')} validation images carved from the training slice; the selection re-run with "
+        f"seeds {seeds} on the test split)",
+        "",
+        "Knobs: RPC alpha, beta, gamma, temperature; the others temperature; all the learning rate "
+        "(--lr x 1/3, 1, 3). Trial 1 is the default setting, the rest distinct random draws.",
+        "",
+        tables.markdown(
+            [
+                "objective",
+                "trials done/k",
+                "selected",
+                "validation linear",
+                "test linear top-1",
+                "test kNN top-1",
+                "linear vs raw pixels",
+            ]
+            + _few_header(args),
+            body,
+        ),
+    ]
 
 
 def stability_section(rows, summary):
@@ -124,15 +164,27 @@ def _stability_table(grid, summary):
             cells.append(f"{sum(r['diverged'] for r in c)}+{sum(r['collapsed'] for r in c)}/{len(c)}")
         bad = sum(r["diverged"] or r["collapsed"] for r in rs)
         largest = summary.get(n, {}).get("largest_lr", "n/a")
-        body.append([n] + cells + [f"{bad}/{len(rs)}", f"{100 * mean([r['knn'] for r in rs]):.1f}",
-                                   "none" if largest is None else f"{largest:g}" if isinstance(largest, float)
-                                   else str(largest)])
+        body.append(
+            [n]
+            + cells
+            + [
+                f"{bad}/{len(rs)}",
+                f"{100 * mean([r['knn'] for r in rs]):.1f}",
+                "none" if largest is None else f"{largest:g}" if isinstance(largest, float) else str(largest),
+            ]
+        )
     opt = grid[0].get("optimizer", "adam")
-    return ["", f"## 3. Stability grid ({opt}, batch {grid[0]['batch_size']}, seeds "
-            f"{sorted({r['seed'] for r in grid})}, {grid[0].get('samples')} images seen per run): diverged (NaN/Inf) "
-            "+ collapsed runs out of runs, per learning rate", "",
-            tables.markdown(["objective"] + [f"lr={lr:g}" for lr in lrs] +
-                            ["total bad", "mean kNN top-1", "largest lr that trains"], body)]
+    return [
+        "",
+        f"## 3. Stability grid ({opt}, batch {grid[0]['batch_size']}, seeds "
+        f"{sorted({r['seed'] for r in grid})}, {grid[0].get('samples')} images seen per run): diverged (NaN/Inf) "
+        "+ collapsed runs out of runs, per learning rate",
+        "",
+        tables.markdown(
+            ["objective"] + [f"lr={lr:g}" for lr in lrs] + ["total bad", "mean kNN top-1", "largest lr that trains"],
+            body,
+        ),
+    ]
 
 
 def batch_section(rows):
@@ -146,10 +198,14 @@ def batch_section(rows):
         ok = [m for m in means if m == m]
         sens = f"{100 * (max(ok) - min(ok)):.1f}" if len(ok) == len(means) else "n/a (incomplete)"
         body.append([n] + [f"{100 * m:.1f}" if m == m else "-" for m in means] + [sens])
-    return ["", f"## 4. Batch-size sweep ({sweep[0].get('optimizer', 'adam')}, seeds "
-            f"{sorted({r['seed'] for r in sweep})}, {sweep[-1].get('samples')} images seen per run; linear-probe "
-            "top-1, mean over seeds; sensitivity = max - min)", "",
-            tables.markdown(["objective"] + [f"B={b}" for b in bss] + ["sensitivity"], body)]
+    return [
+        "",
+        f"## 4. Batch-size sweep ({sweep[0].get('optimizer', 'adam')}, seeds "
+        f"{sorted({r['seed'] for r in sweep})}, {sweep[-1].get('samples')} images seen per run; linear-probe "
+        "top-1, mean over seeds; sensitivity = max - min)",
+        "",
+        tables.markdown(["objective"] + [f"B={b}" for b in bss] + ["sensitivity"], body),
+    ]
 
 
 def write(rows, args, out, wall, extra=None):
@@ -157,28 +213,40 @@ def write(rows, args, out, wall, extra=None):
     extra = extra or {}
     os.makedirs(out, exist_ok=True)
     commands = extra.get("commands") or [_get(args, "command")]
-    lines = [TITLE, "", "Command: `" + "` then `".join(commands) + "`  ",
-             f"Machine: {_get(args, 'machine')}; wall {wall / 60:.1f} min  ",
-             f"Data: Fashion-MNIST from `{_get(args, 'data_dir')}`: first {_get(args, 'train_size')} training images "
-             f"(pretraining and probe fitting), first {_get(args, 'test_size')} test images (scores). Backbone "
-             f"`{_get(args, 'backbone')}`, projection 256-64, a fixed number of images seen per run (same compute for "
-             "every objective and batch size).  ",
-             "Linear probe: L-BFGS logistic regression on standardised frozen backbone features; kNN: k=20, cosine, "
-             "weighted vote. Top-1 in %, mean ± std over seeds (min-max)."
-             + (f" Few labels: the same linear probe fit on {_get(args, 'few_labels')} labelled training images per "
-                "class (mean over 5 class-balanced draws; SimCLR's semi-supervised protocol)."
-                if _get(args, "few_labels", 0) else "")
-             + (" Backbone and head in bfloat16 autocast, objectives and probes in float32." if _get(args, "bf16") else ""),
-             ""]
+    lines = [
+        TITLE,
+        "",
+        "Command: `" + "` then `".join(commands) + "`  ",
+        f"Machine: {_get(args, 'machine')}; wall {wall / 60:.1f} min  ",
+        f"Data: Fashion-MNIST from `{_get(args, 'data_dir')}`: first {_get(args, 'train_size')} training images "
+        f"(pretraining and probe fitting), first {_get(args, 'test_size')} test images (scores). Backbone "
+        f"`{_get(args, 'backbone')}`, projection 256-64, a fixed number of images seen per run (same compute for "
+        "every objective and batch size).  ",
+        "Linear probe: L-BFGS logistic regression on standardised frozen backbone features; kNN: k=20, cosine, "
+        "weighted vote. Top-1 in %, mean ± std over seeds (min-max)."
+        + (
+            f" Few labels: the same linear probe fit on {_get(args, 'few_labels')} labelled training images per "
+            "class (mean over 5 class-balanced draws; SimCLR's semi-supervised protocol)."
+            if _get(args, "few_labels", 0)
+            else ""
+        )
+        + (" Backbone and head in bfloat16 autocast, objectives and probes in float32." if _get(args, "bf16") else ""),
+        "",
+    ]
     lines += accuracy_section(rows, args)
     lines += tuning_section(rows, extra.get("tuning"), args)
     lines += stability_section(rows, extra.get("stability"))
     lines += batch_section(rows)
     described = "; ".join(f"{n} = {SPECS[n].description} at {_hyper(SPECS[n].defaults)}" for n in SPECS)
-    lines += ["", f"Objectives: {described}.",
-              "Diverged: a non-finite loss or parameter; collapsed: kNN top-1 < 20% or near-constant normalised "
-              "features (mean per-dimension std < 1e-3). Largest lr that trains: every seed at that and every "
-              "smaller grid lr neither diverged nor collapsed.", "", "![vision](vision.png)"]
+    lines += [
+        "",
+        f"Objectives: {described}.",
+        "Diverged: a non-finite loss or parameter; collapsed: kNN top-1 < 20% or near-constant normalised "
+        "features (mean per-dimension std < 1e-3). Largest lr that trains: every seed at that and every "
+        "smaller grid lr neither diverged nor collapsed.",
+        "",
+        "![vision](vision.png)",
+    ]
     with open(os.path.join(out, "results.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     plot(rows, os.path.join(out, "vision.png"))
@@ -187,22 +255,30 @@ def write(rows, args, out, wall, extra=None):
 def plot(rows, path):
     """Accuracy (defaults and tuned, with the baselines), batch sweep and stability panels."""
     fig, axes = plots.figure(3)
-    main = select(rows, part="accuracy") + [dict(r, objective=r["objective"] + " (tuned)")
-                                            for r in select(rows, part="tuned")]
+    main = select(rows, part="accuracy") + [
+        dict(r, objective=r["objective"] + " (tuned)") for r in select(rows, part="tuned")
+    ]
     names = tables.ordered(main) if main else []
     metrics = [("linear", "linear probe"), ("knn", "kNN (k=20)")]
     if any(r.get("linear_few") is not None for r in main):
         metrics.append(("linear_few", "linear, few labels"))
     plots.grouped_bars(axes[0], main, names, metrics, baselines=("raw-pixels",))
     finite = [100 * r["knn"] for r in main if r["knn"] == r["knn"]]
-    axes[0].set(ylabel="test top-1 (%)", title="accuracy (mean ± std over seeds)",
-                ylim=(max(0, min(finite) - 10) if finite else 0, 100))
+    axes[0].set(
+        ylabel="test top-1 (%)",
+        title="accuracy (mean ± std over seeds)",
+        ylim=(max(0, min(finite) - 10) if finite else 0, 100),
+    )
     axes[0].legend(loc="lower right", fontsize=7)
     sweep = select(rows, part="batch")
     for n in tables.ordered(sweep) if sweep else []:
         bss = sorted({r["batch_size"] for r in select(sweep, objective=n)})
-        axes[1].plot(bss, [100 * mean([r["linear"] for r in select(sweep, objective=n, batch_size=b)]) for b in bss],
-                     marker="o", label=n)
+        axes[1].plot(
+            bss,
+            [100 * mean([r["linear"] for r in select(sweep, objective=n, batch_size=b)]) for b in bss],
+            marker="o",
+            label=n,
+        )
     axes[1].set_xscale("log", base=2)
     axes[1].set(xlabel="batch size", ylabel="linear-probe top-1 (%)", title="batch-size sweep (same images seen)")
     if sweep:
@@ -222,8 +298,14 @@ def plot(rows, path):
     total_bad = sum(r["diverged"] or r["collapsed"] for r in grid)
     axes[2].set_ylim(0, tallest * 1.3)  # headroom for the legend
     if grid and not total_bad:
-        axes[2].text(0.5, 0.5, f"no diverged or collapsed run\n({len(grid)} runs, lr {', '.join(f'{lr:g}' for lr in lrs)})",
-                     transform=axes[2].transAxes, ha="center", va="center")
+        axes[2].text(
+            0.5,
+            0.5,
+            f"no diverged or collapsed run\n({len(grid)} runs, lr {', '.join(f'{lr:g}' for lr in lrs)})",
+            transform=axes[2].transAxes,
+            ha="center",
+            va="center",
+        )
     opt = "/".join(dict.fromkeys(r.get("optimizer", "adam") for r in grid))
     axes[2].set(ylabel="diverged + collapsed runs", title=f"stability grid (lr x seed, {opt})")
     if grid:

@@ -28,6 +28,7 @@ starts over); ``--render a.json [b.json ...]`` redraws results.md and vision.png
 >>> args = parse_args(["--quick"]); args.samples, args.tune_trials <= min_grid(args)
 (3000, True)
 """
+
 import argparse
 import os
 import sys
@@ -71,23 +72,53 @@ def min_grid(args):
 def item(part, objective, *, hyper=None, batch_size, lr, seed, samples, optimizer, split="test", **extra):
     """One planned run; ``run`` names its training configuration, ``key`` the row (part + run)."""
     hyper = dict(SPECS[objective].defaults if objective in SPECS else {}, **(hyper or {}))  # explicit = default
-    run = run_key(objective=objective, hyper=hyper, batch_size=batch_size, lr=lr, seed=seed, samples=samples,
-                  optimizer=optimizer, split=split)
-    return dict(part=part, objective=objective, hyper=hyper, batch_size=batch_size, lr=lr, seed=seed,
-                samples=samples, optimizer=optimizer, split=split, run=run, key=f"{part}|{run}", **extra)
+    run = run_key(
+        objective=objective,
+        hyper=hyper,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        samples=samples,
+        optimizer=optimizer,
+        split=split,
+    )
+    return dict(
+        part=part,
+        objective=objective,
+        hyper=hyper,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        samples=samples,
+        optimizer=optimizer,
+        split=split,
+        run=run,
+        key=f"{part}|{run}",
+        **extra,
+    )
 
 
 def trial_configs(args, name):
     space = dict(SPECS[name].space, lr=lr_space(args))
-    return tuning.trials(space, dict(SPECS[name].defaults, lr=args.lr), args.tune_trials, seed=args.tune_seed,
-                         name=name)
+    return tuning.trials(
+        space, dict(SPECS[name].defaults, lr=args.lr), args.tune_trials, seed=args.tune_seed, name=name
+    )
 
 
 def trial_item(args, name, config):
     """A tuning trial: pretrain on the training slice minus the validation images, score on those."""
     hyper = {k: v for k, v in config.items() if k != "lr"}
-    return item("trial", name, hyper=hyper, batch_size=args.batch_size, lr=config["lr"], seed=args.tune_seed,
-                samples=args.samples, optimizer=args.optimizer, split="val")
+    return item(
+        "trial",
+        name,
+        hyper=hyper,
+        batch_size=args.batch_size,
+        lr=config["lr"],
+        seed=args.tune_seed,
+        samples=args.samples,
+        optimizer=args.optimizer,
+        split="val",
+    )
 
 
 # ------------------------------------------------------------------------------------------ runs
@@ -95,8 +126,16 @@ def run_one(it, splits, args):
     """Train (or not, for the baselines) and probe one planned run; returns its row."""
     x_fit, y_fit = splits[it["split"]][0], splits[it["split"]][1]
     t0 = time.time()
-    common = dict(batch_size=it["batch_size"], lr=it["lr"], samples=it["samples"], seed=it["seed"],
-                  device=args.device, backbone_name=args.backbone, optimizer=it["optimizer"], bf16=args.bf16)
+    common = dict(
+        batch_size=it["batch_size"],
+        lr=it["lr"],
+        samples=it["samples"],
+        seed=it["seed"],
+        device=args.device,
+        backbone_name=args.backbone,
+        optimizer=it["optimizer"],
+        bf16=args.bf16,
+    )
     name = it["objective"]
     if name == "raw-pixels":
         out = dict(backbone=None, losses=[], diverged=False)
@@ -109,13 +148,21 @@ def run_one(it, splits, args):
     if out["diverged"]:
         scores = probes.nan_scores(args.few_labels)
     else:
-        scores = probes.probe_encoder(out["backbone"], splits[it["split"]], args.device,
-                                      few_labels=args.few_labels, bf16=args.bf16)
+        scores = probes.probe_encoder(
+            out["backbone"], splits[it["split"]], args.device, few_labels=args.few_labels, bf16=args.bf16
+        )
     losses = out["losses"]
     collapsed = (not out["diverged"]) and (not scores["knn"] >= COLLAPSE_KNN or scores["spread"] < 1e-3)
-    return dict(it, **scores, diverged=out["diverged"], collapsed=collapsed,
-                final_loss=losses[-1] if losses else None, steps=len(losses), seconds=round(time.time() - t0, 2),
-                losses=losses[:: max(1, len(losses) // 100)])
+    return dict(
+        it,
+        **scores,
+        diverged=out["diverged"],
+        collapsed=collapsed,
+        final_loss=losses[-1] if losses else None,
+        steps=len(losses),
+        seconds=round(time.time() - t0, 2),
+        losses=losses[:: max(1, len(losses) // 100)],
+    )
 
 
 class Runner:
@@ -142,10 +189,13 @@ class Runner:
         row = dict(same, part=it["part"], key=it["key"], **{k: v for k, v in it.items() if k not in same})
         self.store.add(row, time.time() - self.start)
         elapsed = time.time() - self.start
-        print(f"[{self.done}/{self.total} {elapsed:6.0f}s] {it['part']} {it['objective']} {it['hyper'] or ''} "
-              f"B={it['batch_size']} lr={it['lr']:g} {it['optimizer']} seed={it['seed']} {it['split']}: "
-              f"linear {row['linear']:.3f} knn {row['knn']:.3f} div {row['diverged']} col {row['collapsed']} "
-              f"{row['seconds']} s", flush=True)
+        print(
+            f"[{self.done}/{self.total} {elapsed:6.0f}s] {it['part']} {it['objective']} {it['hyper'] or ''} "
+            f"B={it['batch_size']} lr={it['lr']:g} {it['optimizer']} seed={it['seed']} {it['split']}: "
+            f"linear {row['linear']:.3f} knn {row['knn']:.3f} div {row['diverged']} col {row['collapsed']} "
+            f"{row['seconds']} s",
+            flush=True,
+        )
         return row
 
 
@@ -156,8 +206,12 @@ def tuning_record(store, args):
         rows = [store.find(trial_item(args, name, c)["key"]) for c in trial_configs(args, name)]
         scored = [{"config": dict(r["hyper"], lr=r["lr"]), "score": r["linear"]} for r in rows if r]
         if scored:
-            out[name] = dict(tuning.record(scored, args.tune_trials), metric="validation linear-probe top-1",
-                             seed=args.tune_seed, val_size=args.val_size)
+            out[name] = dict(
+                tuning.record(scored, args.tune_trials),
+                metric="validation linear-probe top-1",
+                seed=args.tune_seed,
+                val_size=args.val_size,
+            )
     return out
 
 
@@ -208,8 +262,9 @@ def at(args, store, name):
         return hyper, selected["lr"]
     if args.sweep_at == "tuned" and name not in _WARNED:
         _WARNED.add(name)
-        print(f"--sweep-at tuned: no finished tuning record for {name} in results.json; its defaults are used",
-              flush=True)
+        print(
+            f"--sweep-at tuned: no finished tuning record for {name} in results.json; its defaults are used", flush=True
+        )
     return {}, args.lr
 
 
@@ -230,26 +285,57 @@ def experiment(args, store, splits, names):
             selected = dict(rec["selected"])
             lr = selected.pop("lr")
             for s in args.seeds:
-                runner(item("tuned", name, hyper=selected, batch_size=args.batch_size, lr=lr, seed=s,
-                            samples=args.samples, optimizer=args.optimizer))
+                runner(
+                    item(
+                        "tuned",
+                        name,
+                        hyper=selected,
+                        batch_size=args.batch_size,
+                        lr=lr,
+                        seed=s,
+                        samples=args.samples,
+                        optimizer=args.optimizer,
+                    )
+                )
     if "stability" in args.parts:
         for lr in args.lrs:
             for s in args.grid_seeds:
                 for n in names:
                     hyper, _ = at(args, store, n)
-                    runner(item("stability", n, hyper=hyper, batch_size=args.batch_size, lr=lr, seed=s,
-                                samples=args.samples, optimizer=args.stability_optimizer))
+                    runner(
+                        item(
+                            "stability",
+                            n,
+                            hyper=hyper,
+                            batch_size=args.batch_size,
+                            lr=lr,
+                            seed=s,
+                            samples=args.samples,
+                            optimizer=args.stability_optimizer,
+                        )
+                    )
         grid = select(store.rows, part="stability")
-        store.extra["stability"] = {opt: stability_record(select(grid, optimizer=opt))
-                                    for opt in dict.fromkeys(r["optimizer"] for r in grid)}
+        store.extra["stability"] = {
+            opt: stability_record(select(grid, optimizer=opt)) for opt in dict.fromkeys(r["optimizer"] for r in grid)
+        }
         store.save(wall())
     if "batch" in args.parts:
         for b in args.batch_sizes:
             for s in args.sweep_seeds:
                 for n in names:
                     hyper, lr = at(args, store, n)
-                    runner(item("batch", n, hyper=hyper, batch_size=b, lr=lr, seed=s, samples=args.sweep_samples,
-                                optimizer=args.optimizer))
+                    runner(
+                        item(
+                            "batch",
+                            n,
+                            hyper=hyper,
+                            batch_size=b,
+                            lr=lr,
+                            seed=s,
+                            samples=args.sweep_samples,
+                            optimizer=args.optimizer,
+                        )
+                    )
     return wall()
 
 
@@ -260,28 +346,53 @@ def parse_args(argv=None):
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", default=HERE)
     p.add_argument("--quick", action="store_true", help="small CPU smoke: fewer images, seeds, sizes, trials")
-    p.add_argument("--objectives", nargs="+",
-                   default=["RPC", "NT-Xent", "DCL", "MIO", "NWJ", "JS", "DV", "RPC-cifar10-preset"])
-    p.add_argument("--baselines", nargs="*", default=list(BASELINES), choices=list(BASELINES),
-                   help="trivial baselines measured with the same probes in the accuracy part")
-    p.add_argument("--bf16", action="store_true",
-                   help="bfloat16 autocast for backbone + head (training and embedding); losses stay float32")
-    p.add_argument("--few-labels", type=int, default=100,
-                   help="also a linear probe on this many labels per class (mean of 5 draws; 0: off)")
+    p.add_argument(
+        "--objectives", nargs="+", default=["RPC", "NT-Xent", "DCL", "MIO", "NWJ", "JS", "DV", "RPC-cifar10-preset"]
+    )
+    p.add_argument(
+        "--baselines",
+        nargs="*",
+        default=list(BASELINES),
+        choices=list(BASELINES),
+        help="trivial baselines measured with the same probes in the accuracy part",
+    )
+    p.add_argument(
+        "--bf16",
+        action="store_true",
+        help="bfloat16 autocast for backbone + head (training and embedding); losses stay float32",
+    )
+    p.add_argument(
+        "--few-labels",
+        type=int,
+        default=100,
+        help="also a linear probe on this many labels per class (mean of 5 draws; 0: off)",
+    )
     p.add_argument("--backbone", default="cnn", help="'cnn' or a timm model name (via rpc_timm), e.g. resnet18")
     p.add_argument("--train-size", type=int, default=60000)
     p.add_argument("--test-size", type=int, default=10000)
-    p.add_argument("--val-size", type=int, default=10000,
-                   help="validation images carved from the training slice (tuning only; 0: no tuning)")
-    p.add_argument("--samples", type=int, default=120000,
-                   help="training images seen per run (compute budget) in the accuracy, tuning and stability parts")
+    p.add_argument(
+        "--val-size",
+        type=int,
+        default=10000,
+        help="validation images carved from the training slice (tuning only; 0: no tuning)",
+    )
+    p.add_argument(
+        "--samples",
+        type=int,
+        default=120000,
+        help="training images seen per run (compute budget) in the accuracy, tuning and stability parts",
+    )
     p.add_argument("--sweep-samples", type=int, default=60000, help="training images seen per batch-sweep run")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--optimizer", default="adam", choices=OPTIMIZERS, help="accuracy, tuning and batch parts")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--tune-objectives", nargs="*", default=None,
-                   help="objectives the tuning part searches (default: every objective but the paper preset)")
+    p.add_argument(
+        "--tune-objectives",
+        nargs="*",
+        default=None,
+        help="objectives the tuning part searches (default: every objective but the paper preset)",
+    )
     p.add_argument("--tune-trials", type=int, default=8, help="k: trials per objective, the same for all")
     p.add_argument("--tune-seed", type=int, default=0)
     p.add_argument("--batch-sizes", type=int, nargs="*", default=[32, 64, 128, 256, 512])
@@ -289,13 +400,21 @@ def parse_args(argv=None):
     p.add_argument("--lrs", type=float, nargs="*", default=[1e-3, 1e-2, 1e-1])
     p.add_argument("--stability-optimizer", default="adam", choices=OPTIMIZERS)
     p.add_argument("--grid-seeds", type=int, nargs="+", default=[0, 1])
-    p.add_argument("--sweep-at", default="default", choices=["default", "tuned"],
-                   help="stability and batch parts at the defaults or at the tuned selection")
+    p.add_argument(
+        "--sweep-at",
+        default="default",
+        choices=["default", "tuned"],
+        help="stability and batch parts at the defaults or at the tuned selection",
+    )
     p.add_argument("--parts", nargs="+", default=["accuracy", "stability", "batch"], choices=list(PARTS))
     p.add_argument("--fresh", action="store_true", help="ignore an existing <out>/results.json (default: resume)")
     p.add_argument("--time-budget", type=float, default=0, help="seconds; start no new run after this (0: none)")
-    p.add_argument("--render", nargs="*", default=[],
-                   help="only redraw results.md + vision.png from these results.json files (merged)")
+    p.add_argument(
+        "--render",
+        nargs="*",
+        default=[],
+        help="only redraw results.md + vision.png from these results.json files (merged)",
+    )
     args = p.parse_args(argv)
     if args.quick:
         args.train_size, args.test_size = min(args.train_size, 2000), min(args.test_size, 1000)
@@ -310,8 +429,10 @@ def parse_args(argv=None):
         if not args.val_size:
             raise ValueError("the tuning part needs a validation split (--val-size > 0)")
         if not 1 <= args.tune_trials <= min_grid(args):
-            raise ValueError(f"--tune-trials {args.tune_trials} must be in [1, {min_grid(args)}] (the smallest "
-                             "search grid) so that every objective gets the same number of trials")
+            raise ValueError(
+                f"--tune-trials {args.tune_trials} must be in [1, {min_grid(args)}] (the smallest "
+                "search grid) so that every objective gets the same number of trials"
+            )
     args.command = "python benchmarks/vision/run.py " + " ".join(sys.argv[1:] if argv is None else argv)
     return args
 

@@ -14,6 +14,7 @@ objective and the optimiser stay in float32, the same for every objective.
 >>> len(out["losses"]), out["diverged"]
 (2, False)
 """
+
 import math
 
 import torch
@@ -72,8 +73,7 @@ def pretrain(objective, x, batch_size, lr, samples, seed, device, backbone_name,
     return dict(backbone=backbone, losses=losses, diverged=diverged)
 
 
-def supervised(x, y, batch_size, lr, samples, seed, device, backbone_name, optimizer="adam", classes=10,
-               bf16=False):
+def supervised(x, y, batch_size, lr, samples, seed, device, backbone_name, optimizer="adam", classes=10, bf16=False):
     """The supervised ceiling: the same backbone trained with cross-entropy on labelled augmented
     images (same budget and optimiser), then probed frozen like every other encoder."""
     torch.manual_seed(seed)

@@ -13,6 +13,7 @@ bank's past keys only (MoCo's queue); ``"infonce"`` equals NTXentLoss step for s
 
     python examples/lightly/moco_switch.py --loss rpc --steps 50        # or ntxent, infonce, mio, nwj, js, dv, smile
 """
+
 import argparse
 import copy
 
@@ -29,8 +30,15 @@ import rpc_lightly
 
 def small_cnn(width=32):
     """A 3-layer CNN for 1-channel 16x16 digits (stands in for lightly's torchvision ResNet)."""
-    return nn.Sequential(nn.Conv2d(1, width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Conv2d(width, 2 * width, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    return nn.Sequential(
+        nn.Conv2d(1, width, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(width, 2 * width, 3, padding=1),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+    )
 
 
 class MoCo(nn.Module):
@@ -71,7 +79,7 @@ def augment(x, g):
     """Random shift, brightness and noise: the two views."""
     n, _, h, w = x.shape
     dx, dy = torch.randint(0, 5, (2,), generator=g)
-    x = F.pad(x, (2, 2, 2, 2))[:, :, dy:dy + h, dx:dx + w] * (0.7 + 0.6 * torch.rand(n, 1, 1, 1, generator=g))
+    x = F.pad(x, (2, 2, 2, 2))[:, :, dy : dy + h, dx : dx + w] * (0.7 + 0.6 * torch.rand(n, 1, 1, 1, generator=g))
     return x + 0.05 * torch.randn(x.shape, generator=g)
 
 

@@ -12,6 +12,7 @@ changes:
 
     python examples/lightly/nnclr_switch.py --loss rpc --steps 50       # or ntxent, infonce, mio, nwj, js, dv, smile
 """
+
 import argparse
 
 import torch

@@ -13,6 +13,7 @@ own dataset of (view0, view1) pairs, e.g. lightly's LightlyDataset with a SimCLR
     python examples/lightly/simclr_rpc.py --loss ntxent                  # lightly's NTXentLoss, same harness
     python examples/lightly/simclr_rpc.py --memory-bank 4096             # MoCo-style bank negatives
 """
+
 import argparse
 
 import pytorch_lightning as pl
@@ -36,7 +37,7 @@ class TwoViews(torch.utils.data.Dataset):
 
     def view(self, x):
         dx, dy = torch.randint(0, 7, (2,))
-        x = F.pad(x, (3, 3, 3, 3))[:, dy:dy + 32, dx:dx + 32]
+        x = F.pad(x, (3, 3, 3, 3))[:, dy : dy + 32, dx : dx + 32]
         return x * (0.7 + 0.6 * torch.rand(1)) + 0.05 * torch.randn_like(x)
 
     def __getitem__(self, i):
@@ -92,8 +93,14 @@ def main():
     args = p.parse_args()
     loader = torch.utils.data.DataLoader(digits_dataset(), batch_size=args.batch_size, shuffle=True, drop_last=True)
     model = SimCLR(args.backbone, make_criterion(args.loss, args.memory_bank, args.devices > 1), args.lr)
-    trainer = pl.Trainer(max_steps=args.max_steps, accelerator="auto", devices=args.devices, logger=False,
-                         enable_checkpointing=False, **({"strategy": "ddp"} if args.devices > 1 else {}))
+    trainer = pl.Trainer(
+        max_steps=args.max_steps,
+        accelerator="auto",
+        devices=args.devices,
+        logger=False,
+        enable_checkpointing=False,
+        **({"strategy": "ddp"} if args.devices > 1 else {}),
+    )
     trainer.fit(model, loader)
 
 

@@ -16,6 +16,7 @@ bound and, for RPC, the authors' MI estimate, as fairseq's ``rpc`` criterion log
 >>> tiny_config().conv_stride  # 5*4*2*2*2 = 160 samples: 10 ms frames at 16 kHz, the flite labels' grid
 (5, 4, 2, 2, 2)
 """
+
 import argparse
 import json
 import math
@@ -35,12 +36,30 @@ def tiny_config(**overrides):
     """A CPU-sized wav2vec 2.0: 5 conv layers (10 ms frames), 2 transformer layers of width 64, 2 x 32 codes."""
     from transformers import Wav2Vec2Config
 
-    kw = dict(conv_dim=(32, 32, 32, 32, 32), conv_kernel=(10, 8, 4, 4, 4), conv_stride=(5, 4, 2, 2, 2),
-              conv_bias=True, feat_extract_norm="layer", hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
-              intermediate_size=128, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4, codevector_dim=32,
-              proj_codevector_dim=32, num_codevector_groups=2, num_codevectors_per_group=32, num_negatives=20,
-              hidden_dropout=0.0, attention_dropout=0.0, activation_dropout=0.0, feat_proj_dropout=0.0,
-              feat_quantizer_dropout=0.0, layerdrop=0.0)
+    kw = dict(
+        conv_dim=(32, 32, 32, 32, 32),
+        conv_kernel=(10, 8, 4, 4, 4),
+        conv_stride=(5, 4, 2, 2, 2),
+        conv_bias=True,
+        feat_extract_norm="layer",
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=128,
+        num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=4,
+        codevector_dim=32,
+        proj_codevector_dim=32,
+        num_codevector_groups=2,
+        num_codevectors_per_group=32,
+        num_negatives=20,
+        hidden_dropout=0.0,
+        attention_dropout=0.0,
+        activation_dropout=0.0,
+        feat_proj_dropout=0.0,
+        feat_quantizer_dropout=0.0,
+        layerdrop=0.0,
+    )
     kw.update(overrides)
     return Wav2Vec2Config(**kw)
 
@@ -81,7 +100,9 @@ def pretrain_loop(model, train_waves, loss_fn, collator, steps, lr, batch_size=8
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     warmup = max(steps // 10, 1)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / (steps - warmup))))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / (steps - warmup)))
+    )
     stream, losses, window = batches(train_waves, batch_size, seed), [], []
     for step in range(steps):
         batch = collator(next(stream))
@@ -98,22 +119,25 @@ def pretrain_loop(model, train_waves, loss_fn, collator, steps, lr, batch_size=8
         losses.append(float(loss.detach()))
         window.append(result.logs)
         if log_every and ((step + 1) % log_every == 0 or step + 1 == steps):
-            log(f"step {step + 1}/{steps} " + format_logs(window, losses[-len(window):]))
+            log(f"step {step + 1}/{steps} " + format_logs(window, losses[-len(window) :]))
             window = []
     return losses
 
 
 def format_logs(window, losses):
     mean = {key: float(np.mean([w[key] for w in window])) for key in window[0]}
-    text = (f"loss/frame {np.mean(losses):.4f} E_pos {mean['E_pos']:.4f} E_neg {mean['E_neg']:.4f} "
-            f"mi_nce {mean['mi_nce']:.4f}")
+    text = (
+        f"loss/frame {np.mean(losses):.4f} E_pos {mean['E_pos']:.4f} E_neg {mean['E_neg']:.4f} "
+        f"mi_nce {mean['mi_nce']:.4f}"
+    )
     if "mi_rpc" in mean:
         text += f" mi_rpc {mean['mi_rpc']:.4f}"
     return text + f" acc {mean['accuracy']:.3f} perplexity {mean['codevector_perplexity']:.1f}"
 
 
-def pretrain_trainer(model, train_waves, loss_fn, collator, steps, lr, batch_size=8, seed=0, log_every=50,
-                     out_dir=None):
+def pretrain_trainer(
+    model, train_waves, loss_fn, collator, steps, lr, batch_size=8, seed=0, log_every=50, out_dir=None
+):
     """The same pretraining through ``transformers.Trainer`` (``RPCPretrainingTrainer``); returns its log history."""
     import tempfile
 
@@ -125,12 +149,30 @@ def pretrain_trainer(model, train_waves, loss_fn, collator, steps, lr, batch_siz
         def on_step_begin(self, args, state, control, **kw):
             model.set_gumbel_temperature(gumbel_temperature(state.global_step, steps))
 
-    args = TrainingArguments(output_dir=out_dir or tempfile.mkdtemp(), max_steps=steps, learning_rate=lr,
-                             per_device_train_batch_size=batch_size, warmup_steps=max(steps // 10, 1),
-                             weight_decay=0.01, max_grad_norm=1.0, logging_steps=log_every, save_strategy="no",
-                             report_to=[], seed=seed, use_cpu=True, dataloader_num_workers=0, disable_tqdm=True)
-    trainer = RPCPretrainingTrainer(model=model, args=args, train_dataset=train_waves, data_collator=collator,
-                                    rpc_loss=loss_fn, callbacks=[Gumbel()])
+    args = TrainingArguments(
+        output_dir=out_dir or tempfile.mkdtemp(),
+        max_steps=steps,
+        learning_rate=lr,
+        per_device_train_batch_size=batch_size,
+        warmup_steps=max(steps // 10, 1),
+        weight_decay=0.01,
+        max_grad_norm=1.0,
+        logging_steps=log_every,
+        save_strategy="no",
+        report_to=[],
+        seed=seed,
+        use_cpu=True,
+        dataloader_num_workers=0,
+        disable_tqdm=True,
+    )
+    trainer = RPCPretrainingTrainer(
+        model=model,
+        args=args,
+        train_dataset=train_waves,
+        data_collator=collator,
+        rpc_loss=loss_fn,
+        callbacks=[Gumbel()],
+    )
     trainer.train()
     return trainer.state.log_history
 
@@ -170,8 +212,12 @@ def main():
     parser.add_argument("--utterances", type=int, default=240)
     parser.add_argument("--mode", choices=("loop", "trainer"), default="loop")
     parser.add_argument("--objective", default="rpc")
-    parser.add_argument("--alpha", type=float, default=1.0,
-                        help="RPC alpha; with alpha < 1 and a cosine critic RPC first raises every score together")
+    parser.add_argument(
+        "--alpha",
+        type=float,
+        default=1.0,
+        help="RPC alpha; with alpha < 1 and a cosine critic RPC first raises every score together",
+    )
     parser.add_argument("--beta", type=float, default=None, help="RPC beta (default: rpc_plugins.OBJECTIVE_KNOBS)")
     parser.add_argument("--gamma", type=float, default=None, help="RPC gamma (default: rpc_plugins.OBJECTIVE_KNOBS)")
     parser.add_argument("--critic-scale", type=float, default=None, help="default: 1 (HF's logits), rpc: f = cosine")
@@ -192,19 +238,29 @@ def main():
     records, waves = load_corpus(os.path.abspath(args.data), args.utterances)
     train = [waves[r["path"]] for r in records if r["split"] == "train"]
     model = build(args.seed)
-    loss_fn = Wav2Vec2PretrainingLoss(model.config, objective=args.objective, alpha=args.alpha, beta=args.beta,
-                                      gamma=args.gamma, critic_scale=args.critic_scale)
+    loss_fn = Wav2Vec2PretrainingLoss(
+        model.config,
+        objective=args.objective,
+        alpha=args.alpha,
+        beta=args.beta,
+        gamma=args.gamma,
+        critic_scale=args.critic_scale,
+    )
     collator = PretrainingCollator(model.config, max_samples=int(args.crop * SAMPLE_RATE))
     print(f"{args.mode}: {loss_fn} on {len(train)} utterances, {args.steps} steps", flush=True)
     if args.mode == "loop":
         pretrain_loop(model, train, loss_fn, collator, args.steps, args.lr, args.batch_size, args.seed, args.log_every)
     else:
         # the Trainer prints its logs (loss per masked frame, E_pos, E_neg, mi_nce, mi_rpc, ...) every --log-every
-        pretrain_trainer(model, train, loss_fn, collator, args.steps, args.lr, args.batch_size, args.seed,
-                         args.log_every)
+        pretrain_trainer(
+            model, train, loss_fn, collator, args.steps, args.lr, args.batch_size, args.seed, args.log_every
+        )
     result = probe(model, os.path.abspath(args.data), waves, records)
-    print(f"probe accuracy on held-out utterances: phone {result['phone_acc']:.3f}, speaker {result['speaker_acc']:.3f}"
-          f" ({result['n_phones']} phones, {result['valid_frames']} frames); {time.time() - start:.0f} s", flush=True)
+    print(
+        f"probe accuracy on held-out utterances: phone {result['phone_acc']:.3f}, speaker {result['speaker_acc']:.3f}"
+        f" ({result['n_phones']} phones, {result['valid_frames']} frames); {time.time() - start:.0f} s",
+        flush=True,
+    )
     return 0 if all(math.isfinite(result[k]) for k in ("phone_acc", "speaker_acc")) else 1
 
 

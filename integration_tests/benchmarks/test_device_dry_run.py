@@ -4,6 +4,7 @@ The same scripts the GPU machine runs, against the real lightly / timm / rpc_plu
 must leave exactly the files the device tool returns (at most 8, all parseable), each part must end
 "ok" with its rows, and the renderer must turn the folder into results.md and plots.
 """
+
 import json
 import os
 import subprocess
@@ -23,8 +24,13 @@ def dry_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("device_out")
     env = dict(os.environ, PYTHON=sys.executable, OMP_NUM_THREADS="1")
     env.pop("OUT", None)
-    result = subprocess.run(["bash", os.path.join(ROOT, "benchmarks", "device", "run.sh"), "--dry-run", "--out",
-                             str(out)], env=env, capture_output=True, text=True, timeout=900)
+    result = subprocess.run(
+        ["bash", os.path.join(ROOT, "benchmarks", "device", "run.sh"), "--dry-run", "--out", str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return out, {name: json.load(open(out / name)) for name in PARTS}
 
@@ -72,7 +78,8 @@ def test_c_cost_rows(dry_run):
 def test_d_step_rows(dry_run):
     d = dry_run[1]["d_step.json"]
     assert {(r["precision"], r["loss"]) for r in d["rows"]} == {
-        (p, loss) for p in ("float32", "bf16 autocast") for loss in ("NT-Xent (lightly)", "RPC (rpc_plugins)")}
+        (p, loss) for p in ("float32", "bf16 autocast") for loss in ("NT-Xent (lightly)", "RPC (rpc_plugins)")
+    }
     assert all(r["step_ms"] > 0 and r["loss_only_ms"] > 0 and isinstance(r["goal_met"], bool) for r in d["rows"])
 
 
@@ -87,8 +94,9 @@ def test_e_mi_waves_combine(dry_run):
 
 def test_f_vision_runs(dry_run):
     f = dry_run[1]["f_vision.json"]
-    if not os.path.exists(os.path.join(FASHION_MNIST, "t10k-images-idx3-ubyte.gz")) and \
-            not os.path.exists(os.path.join(ROOT, ".device", "fashion-mnist")):
+    if not os.path.exists(os.path.join(FASHION_MNIST, "t10k-images-idx3-ubyte.gz")) and not os.path.exists(
+        os.path.join(ROOT, ".device", "fashion-mnist")
+    ):
         assert "Fashion-MNIST not found" in f["skipped"][0]["reason"]
         return
     objectives = {r["objective"] for r in f["vision"]["results"]}
@@ -98,8 +106,12 @@ def test_f_vision_runs(dry_run):
 
 def test_render(dry_run, tmp_path):
     out = dry_run[0]
-    subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "device", "render.py"), str(out), "--to",
-                    str(tmp_path)], check=True, timeout=300, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    subprocess.run(
+        [sys.executable, os.path.join(ROOT, "benchmarks", "device", "render.py"), str(out), "--to", str(tmp_path)],
+        check=True,
+        timeout=300,
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+    )
     text = open(tmp_path / "results.md").read()
     assert "**Dry run**" in text
     for title in ("## a.", "## b.", "## c.", "## d.", "## e.", "## f."):

@@ -5,6 +5,7 @@ computations: the package's dense float64 path and the loop reference written fr
 (tests/reference.py), for any block size. The driver's cut-off handling is checked on a real child
 process that is ended at its time limit.
 """
+
 import json
 import os
 import sys
@@ -53,8 +54,7 @@ def test_block_reference_equals_the_dense_path(normalize, temperature, extra, bl
 def test_block_reference_equals_the_loop_reference(normalize):
     out0, out1, negatives = views(5, 4, 3, seed=1)
     want = loops.two_view_loss_loop("rpc", out0, out1, 0.5, normalize, negatives, **KW)
-    got, _, _ = reference.rpc_loss_and_grads(out0, out1, negatives, temperature=0.5, normalize=normalize, block=2,
-                                             **KW)
+    got, _, _ = reference.rpc_loss_and_grads(out0, out1, negatives, temperature=0.5, normalize=normalize, block=2, **KW)
     assert abs(float(got) - float(want)) <= 1e-12 * max(1.0, abs(float(want)))
 
 
@@ -86,11 +86,13 @@ def test_a_part_ended_at_its_limit_keeps_its_rows(tmp_path):
     """A child that wrote rows and then hangs is ended at its limit, with the process it started (a worker
     pool would hold the GPU); its file says so and keeps the rows."""
     path, log, pid_file = str(tmp_path / "x.json"), str(tmp_path / "x.log"), tmp_path / "worker.pid"
-    child = (f"import subprocess, sys, time; sys.path[:0] = [{os.path.join(ROOT, 'benchmarks', 'device')!r}, {ROOT!r}]; "
-             "w = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)']); "
-             f"open({str(pid_file)!r}, 'w').write(str(w.pid)); "
-             f"from results import PartFile; p = PartFile({path!r}, 'x', 'test', True); p.add(dict(n=1)); "
-             "print('row written', flush=True); time.sleep(60)")
+    child = (
+        f"import subprocess, sys, time; sys.path[:0] = [{os.path.join(ROOT, 'benchmarks', 'device')!r}, {ROOT!r}]; "
+        "w = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)']); "
+        f"open({str(pid_file)!r}, 'w').write(str(w.pid)); "
+        f"from results import PartFile; p = PartFile({path!r}, 'x', 'test', True); p.add(dict(n=1)); "
+        "print('row written', flush=True); time.sleep(60)"
+    )
     rc, seconds = driver.run_part([sys.executable, "-c", child], log, limit=6, env=dict(os.environ))
     assert rc is None and seconds < 40
     data = driver.complete(path, "x", "test", rc, seconds, log)
@@ -101,8 +103,9 @@ def test_a_part_ended_at_its_limit_keeps_its_rows(tmp_path):
 
 def test_a_part_that_wrote_nothing_gets_a_file_that_says_why(tmp_path):
     path, log = str(tmp_path / "y.json"), str(tmp_path / "y.log")
-    rc, seconds = driver.run_part([sys.executable, "-c", "raise SystemExit('no CUDA device')"], log, limit=30,
-                                  env=dict(os.environ))
+    rc, seconds = driver.run_part(
+        [sys.executable, "-c", "raise SystemExit('no CUDA device')"], log, limit=30, env=dict(os.environ)
+    )
     data = driver.complete(path, "y", "test", rc, seconds, log)
     assert rc == 1 and data["status"] == "failed (exit code 1)" and "no CUDA device" in data["log_tail"]
     assert data["rows"] == []

@@ -1,4 +1,5 @@
 """The shared benchmark harness's machine line and tables (the parts every run script uses)."""
+
 import doctest
 import importlib
 import os
@@ -32,8 +33,13 @@ def test_facts_are_this_process():
 
 def test_describe_names_every_fact_and_only_those_given():
     line = machine.describe(device="cpu", threads=2)
-    for part in (f"{os.cpu_count()} logical CPUs", f"torch {torch.__version__} (threads 2)", "device cpu",
-                 f"Python {platform.python_version()}", machine.cpu_model()):
+    for part in (
+        f"{os.cpu_count()} logical CPUs",
+        f"torch {torch.__version__} (threads 2)",
+        "device cpu",
+        f"Python {platform.python_version()}",
+        machine.cpu_model(),
+    ):
         assert part in line, (part, line)
     assert machine.describe({"python": "3.9.18"}) == "Python 3.9.18"
     assert machine.describe({}) == ""

@@ -1,4 +1,5 @@
 """fairseq 0.12.2's own CLI trains wav2vec 2.0 and wav2vec (CPC) with criterion rpc from the shipped configs."""
+
 import math
 
 import pytest
@@ -28,9 +29,18 @@ def test_rpc_criterion_trains(config, key, speech_corpus, tmp_path):
 
 @pytest.mark.parametrize("config,key", [("wav2vec2_tiny_rpc", "loss_0"), ("wav2vec_cpc_tiny_rpc", "loss")])
 def test_builtin_wav2vec_criterion_same_config(config, key, speech_corpus, tmp_path):
-    code, out = hydra_train(config, speech_corpus, tmp_path, "optimization.max_update=12",
-                            "criterion._name=wav2vec", "~criterion.objective", "~criterion.alpha", "~criterion.beta",
-                            "~criterion.gamma", "~criterion.critic_scale")
+    code, out = hydra_train(
+        config,
+        speech_corpus,
+        tmp_path,
+        "optimization.max_update=12",
+        "criterion._name=wav2vec",
+        "~criterion.objective",
+        "~criterion.alpha",
+        "~criterion.beta",
+        "~criterion.gamma",
+        "~criterion.critic_scale",
+    )
     assert code == 0, out[-3000:]
     assert_trains(out, key, 12)
 
@@ -47,30 +57,41 @@ def test_legacy_fairseq_train_cli(speech_corpus, tmp_path):
 
 
 def test_infonce_objective_through_the_rpc_criterion(speech_corpus, tmp_path):
-    code, out = hydra_train("wav2vec2_tiny_rpc", speech_corpus, tmp_path, "optimization.max_update=6",
-                            "criterion.objective=infonce", "criterion.critic_scale=null")  # unset: 1.0
+    code, out = hydra_train(
+        "wav2vec2_tiny_rpc",
+        speech_corpus,
+        tmp_path,
+        "optimization.max_update=6",
+        "criterion.objective=infonce",
+        "criterion.critic_scale=null",
+    )  # unset: 1.0
     assert code == 0, out[-3000:]
     rows = train_log(out)
     assert len(rows) == 6 and "mi_rpc" not in rows[0]
 
 
 def test_checkpoint_save_and_resume(speech_corpus, tmp_path):
-    code, out = hydra_train("wav2vec2_tiny_rpc", speech_corpus, tmp_path, "optimization.max_update=10",
-                            "checkpoint.save_interval_updates=5")
+    code, out = hydra_train(
+        "wav2vec2_tiny_rpc", speech_corpus, tmp_path, "optimization.max_update=10", "checkpoint.save_interval_updates=5"
+    )
     assert code == 0, out[-3000:]
     assert (tmp_path / "checkpoint_last.pt").exists()
-    code, out = hydra_train("wav2vec2_tiny_rpc", speech_corpus, tmp_path, "optimization.max_update=14",
-                            "checkpoint.save_interval_updates=5")
+    code, out = hydra_train(
+        "wav2vec2_tiny_rpc", speech_corpus, tmp_path, "optimization.max_update=14", "checkpoint.save_interval_updates=5"
+    )
     assert code == 0, out[-3000:]
     assert "Loaded checkpoint" in out and "@ 10 updates" in out, out[-3000:]
     assert [int(r["num_updates"]) for r in train_log(out)] == [11, 12, 13, 14]
 
 
-@pytest.mark.parametrize("override,message", [
-    ("criterion.gamma=-0.1", "criterion.gamma must be >= 0"),
-    ("criterion.infonce=false", "criterion.infonce=false is not supported"),
-    ("criterion.objective=simclr", "criterion.objective='simclr' is not supported"),
-])
+@pytest.mark.parametrize(
+    "override,message",
+    [
+        ("criterion.gamma=-0.1", "criterion.gamma must be >= 0"),
+        ("criterion.infonce=false", "criterion.infonce=false is not supported"),
+        ("criterion.objective=simclr", "criterion.objective='simclr' is not supported"),
+    ],
+)
 def test_bad_config_fails_with_a_clear_error(override, message, speech_corpus, tmp_path):
     code, out = hydra_train("wav2vec2_tiny_rpc", speech_corpus, tmp_path, "optimization.max_update=2", override)
     assert code != 0

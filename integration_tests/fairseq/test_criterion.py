@@ -1,4 +1,5 @@
 """The criterion on hand-built logits: -inf distractors, sums, extra losses, registration."""
+
 import importlib.util
 import os
 
@@ -50,7 +51,7 @@ def test_minus_inf_distractors_equal_dropping_them():
     keep = torch.isfinite(masked[:, 1:])
     pos = logits[:, 0] * 0.5
     negs = (logits[:, 1:] * 0.5)[keep]
-    j = pos.mean() - 0.3 * negs.mean() - 0.005 * (pos ** 2).mean() - 0.05 * (negs ** 2).mean()
+    j = pos.mean() - 0.3 * negs.mean() - 0.005 * (pos**2).mean() - 0.05 * (negs**2).mean()
     torch.testing.assert_close(loss, -j * 6)
     assert sample_size == 6 and log["n_negatives"] == keep.sum().item()
 

@@ -4,6 +4,7 @@ The Hydra plugin ``hydra_plugins.rpc_fairseq_plugin`` registers the criterion be
 config, so the criterion's dataclass defaults (``infonce: true``) are part of that config: wav2vec v1's
 ``infonce: ${criterion.infonce}`` resolves, and wav2vec 2.0 gets the infonce layout.
 """
+
 import math
 import os
 import shutil
@@ -13,8 +14,7 @@ import sys
 import numpy as np
 import pytest
 
-from integration_tests.fairseq.conftest import (CONFIGS, USER_DIR, fairseq_pretraining_configs, hydra_train,
-                                                train_log)
+from integration_tests.fairseq.conftest import CONFIGS, USER_DIR, fairseq_pretraining_configs, hydra_train, train_log
 
 
 def minimal_criterion_yaml(example, out_dir):
@@ -40,8 +40,9 @@ def assert_finite_updates(out, updates):
 @pytest.mark.parametrize("example", ["wav2vec2_tiny_rpc", "wav2vec_cpc_tiny_rpc"])
 def test_criterion_section_with_only_its_name_trains(example, speech_corpus, tmp_path):
     name = minimal_criterion_yaml(example, str(tmp_path / "configs"))
-    code, out = hydra_train(name, speech_corpus, tmp_path, "optimization.max_update=4",
-                            config_dir=str(tmp_path / "configs"))
+    code, out = hydra_train(
+        name, speech_corpus, tmp_path, "optimization.max_update=4", config_dir=str(tmp_path / "configs")
+    )
     assert code == 0, out[-3000:]
     assert_finite_updates(out, 4)
     # the composed config carries the dataclass defaults (fairseq logs it before training)
@@ -51,15 +52,31 @@ def test_criterion_section_with_only_its_name_trains(example, speech_corpus, tmp
 
 # fairseq's wav2vec2_base_librispeech.yaml, shrunk to a CPU smoke size; only the criterion name is switched
 SHRINK = [
-    "common.fp16=false", "common.cpu=true", "common.log_format=simple", "common.log_interval=1",
-    "task.max_sample_size=24000", "task.min_sample_size=8000", "task.normalize=true",
-    "dataset.num_workers=0", "dataset.max_tokens=96000", "dataset.disable_validation=true",
-    "distributed_training.distributed_world_size=1", "optimization.max_update=4", "optimization.clip_norm=1.0",
+    "common.fp16=false",
+    "common.cpu=true",
+    "common.log_format=simple",
+    "common.log_interval=1",
+    "task.max_sample_size=24000",
+    "task.min_sample_size=8000",
+    "task.normalize=true",
+    "dataset.num_workers=0",
+    "dataset.max_tokens=96000",
+    "dataset.disable_validation=true",
+    "distributed_training.distributed_world_size=1",
+    "optimization.max_update=4",
+    "optimization.clip_norm=1.0",
     "lr_scheduler.warmup_updates=2",
-    "model.final_dim=32", "model.encoder_embed_dim=64", "model.encoder_layerdrop=0.0", "+model.encoder_layers=2",
-    "+model.encoder_ffn_embed_dim=128", "+model.encoder_attention_heads=2",
+    "model.final_dim=32",
+    "model.encoder_embed_dim=64",
+    "model.encoder_layerdrop=0.0",
+    "+model.encoder_layers=2",
+    "+model.encoder_ffn_embed_dim=128",
+    "+model.encoder_attention_heads=2",
     '+model.conv_feature_layers="[(64, 10, 5)] + [(64, 3, 2)] * 4 + [(64, 2, 2)] * 2"',
-    "+model.latent_vars=32", "+model.latent_dim=32", "+model.extractor_mode=layer_norm", "+model.conv_pos=16",
+    "+model.latent_vars=32",
+    "+model.latent_dim=32",
+    "+model.extractor_mode=layer_norm",
+    "+model.conv_pos=16",
     "+model.conv_pos_groups=4",
 ]
 
@@ -67,8 +84,9 @@ SHRINK = [
 def test_fairseqs_own_wav2vec2_pretraining_yaml_with_criterion_rpc(speech_corpus, tmp_path):
     config_dir = fairseq_pretraining_configs()
     assert os.path.exists(os.path.join(config_dir, "wav2vec2_base_librispeech.yaml")), config_dir
-    code, out = hydra_train("wav2vec2_base_librispeech", speech_corpus, tmp_path, "criterion._name=rpc", *SHRINK,
-                            config_dir=config_dir)
+    code, out = hydra_train(
+        "wav2vec2_base_librispeech", speech_corpus, tmp_path, "criterion._name=rpc", *SHRINK, config_dir=config_dir
+    )
     assert code == 0, out[-3000:]
     rows = assert_finite_updates(out, 4)
     assert {"loss_0", "loss_1", "loss_2", "prob_perplexity"} <= set(rows[-1])  # the yaml's loss_weights/log_keys
@@ -77,8 +95,9 @@ def test_fairseqs_own_wav2vec2_pretraining_yaml_with_criterion_rpc(speech_corpus
 
 def test_user_dir_given_as_well_registers_once(speech_corpus, tmp_path):
     """The classic route on top of the plugin: common.user_dir names the folder the plugin already imported."""
-    code, out = hydra_train("wav2vec_cpc_tiny_rpc", speech_corpus, tmp_path, "optimization.max_update=3",
-                            user_dir=USER_DIR)
+    code, out = hydra_train(
+        "wav2vec_cpc_tiny_rpc", speech_corpus, tmp_path, "optimization.max_update=3", user_dir=USER_DIR
+    )
     assert code == 0, out[-3000:]
     assert "has already been imported" in out and "duplicate" not in out, out[-3000:]
     assert len(train_log(out)) == 3
@@ -90,22 +109,39 @@ def test_user_dir_beside_a_regular_install(speech_corpus, tmp_path):
     site = tmp_path / "site"
     shutil.copytree(USER_DIR, site / "rpc_fairseq", ignore=shutil.ignore_patterns("__pycache__"))
     env = {"PYTHONPATH": str(site)}  # ahead of the editable finder, as site-packages would be
-    code, out = hydra_train("wav2vec_cpc_tiny_rpc", speech_corpus, tmp_path / "same", "optimization.max_update=3",
-                            user_dir=USER_DIR, env=env)
+    code, out = hydra_train(
+        "wav2vec_cpc_tiny_rpc",
+        speech_corpus,
+        tmp_path / "same",
+        "optimization.max_update=3",
+        user_dir=USER_DIR,
+        env=env,
+    )
     assert code == 0, out[-3000:]
     assert "has already been imported" in out and "duplicate" not in out, out[-3000:]
     assert len(train_log(out)) == 3
     with open(site / "rpc_fairseq" / "criterion.py", "a") as f:
         f.write("\n# another version\n")
-    code, out = hydra_train("wav2vec_cpc_tiny_rpc", speech_corpus, tmp_path / "other", "optimization.max_update=3",
-                            user_dir=USER_DIR, env=env)
+    code, out = hydra_train(
+        "wav2vec_cpc_tiny_rpc",
+        speech_corpus,
+        tmp_path / "other",
+        "optimization.max_update=3",
+        user_dir=USER_DIR,
+        env=env,
+    )
     assert code != 0
     assert "is another version of rpc_fairseq" in out and str(site / "rpc_fairseq") in out, out[-3000:]
 
 
 def run_python(code):
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                          env=dict(os.environ, OMP_NUM_THREADS="1"))
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+    )
     return proc.returncode, proc.stdout + proc.stderr
 
 
@@ -117,7 +153,8 @@ def test_hydra_plugin_scan_registers_rpc_only_in_a_fairseq_app():
         "Plugins.instance()\n"
         "assert 'hydra_plugins.rpc_fairseq_plugin' in sys.modules, sorted(m for m in sys.modules if 'hydra_plugins' in m)\n"
         "assert 'rpc_fairseq' not in sys.modules and 'fairseq' not in sys.modules\n"
-        "print('ok')\n")
+        "print('ok')\n"
+    )
     assert code == 0 and "ok" in out, out[-3000:]
     code, out = run_python(
         "import fairseq\n"
@@ -127,7 +164,8 @@ def test_hydra_plugin_scan_registers_rpc_only_in_a_fairseq_app():
         "Plugins.instance()\n"
         "import rpc_fairseq.criterion as c\n"
         "assert CRITERION_REGISTRY['rpc'] is c.RpcCriterion\n"
-        "print('ok')\n")
+        "print('ok')\n"
+    )
     assert code == 0 and "ok" in out, out[-3000:]
     assert "Hydra plugins scanner" not in out, out  # the hook raised no warning
 
@@ -146,9 +184,21 @@ def test_fairseq_train_argparse_infonce_flag_keeps_true(speech_corpus, tmp_path)
 
     for extra in ([], ["--infonce"]):
         parser = options.get_training_parser()
-        args = options.parse_args_and_arch(parser, [speech_corpus, "--user-dir", USER_DIR, "--task",
-                                                    "audio_pretraining", "--arch", "wav2vec", "--criterion", "rpc",
-                                                    *extra])
+        args = options.parse_args_and_arch(
+            parser,
+            [
+                speech_corpus,
+                "--user-dir",
+                USER_DIR,
+                "--task",
+                "audio_pretraining",
+                "--arch",
+                "wav2vec",
+                "--criterion",
+                "rpc",
+                *extra,
+            ],
+        )
         assert args.infonce is True, extra
 
 
@@ -167,8 +217,10 @@ def test_infonce_with_its_defaults_is_fairseqs_wav2vec_loss(kind):
     model = build(kind)
     sample = make_sample(2, 16000)
     results = []
-    for criterion in (Wav2vecCriterion(None, infonce=True, loss_weights=LOSS_WEIGHTS[kind]),
-                      RpcCriterion(None, objective="infonce", loss_weights=LOSS_WEIGHTS[kind])):
+    for criterion in (
+        Wav2vecCriterion(None, infonce=True, loss_weights=LOSS_WEIGHTS[kind]),
+        RpcCriterion(None, objective="infonce", loss_weights=LOSS_WEIGHTS[kind]),
+    ):
         model.zero_grad()
         torch.manual_seed(2)
         np.random.seed(2)  # wav2vec 2.0 draws its masks with numpy

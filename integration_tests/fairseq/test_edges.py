@@ -14,6 +14,7 @@ both criterions with the same seed (same masks and negatives):
 * wav2vec 2.0 with a single masked time step: the model itself rejects it (no other step to draw
   negatives from), the same AssertionError under both criterions.
 """
+
 import logging
 import math
 
@@ -26,15 +27,43 @@ from fairseq.models.wav2vec.wav2vec2 import Wav2Vec2Config, Wav2Vec2Model
 
 from rpc_fairseq.criterion import RpcCriterion
 
-W2V2 = dict(extractor_mode="layer_norm", conv_feature_layers="[(64, 10, 5)] + [(64, 3, 2)] * 4 + [(64, 2, 2)] * 2",
-            encoder_layers=2, encoder_embed_dim=64, encoder_ffn_embed_dim=128, encoder_attention_heads=2,
-            final_dim=32, latent_vars=32, latent_groups=2, latent_dim=32, num_negatives=10, quantize_targets=True,
-            mask_prob=0.5, mask_length=4, conv_pos=16, conv_pos_groups=4, dropout=0.0, attention_dropout=0.0,
-            activation_dropout=0.0, dropout_input=0.0, dropout_features=0.0, encoder_layerdrop=0.0)
-CPC = dict(prediction_steps=12, num_negatives=10,
-           conv_feature_layers="[(64, 10, 5), (64, 8, 4), (64, 4, 2), (64, 4, 2), (64, 4, 2)]",
-           conv_aggregator_layers="[(64, 2, 1), (64, 3, 1), (64, 4, 1)]", skip_connections_agg=True,
-           residual_scale=0.5, log_compression=True, dropout=0.0, dropout_features=0.0, dropout_agg=0.0, infonce=True)
+W2V2 = dict(
+    extractor_mode="layer_norm",
+    conv_feature_layers="[(64, 10, 5)] + [(64, 3, 2)] * 4 + [(64, 2, 2)] * 2",
+    encoder_layers=2,
+    encoder_embed_dim=64,
+    encoder_ffn_embed_dim=128,
+    encoder_attention_heads=2,
+    final_dim=32,
+    latent_vars=32,
+    latent_groups=2,
+    latent_dim=32,
+    num_negatives=10,
+    quantize_targets=True,
+    mask_prob=0.5,
+    mask_length=4,
+    conv_pos=16,
+    conv_pos_groups=4,
+    dropout=0.0,
+    attention_dropout=0.0,
+    activation_dropout=0.0,
+    dropout_input=0.0,
+    dropout_features=0.0,
+    encoder_layerdrop=0.0,
+)
+CPC = dict(
+    prediction_steps=12,
+    num_negatives=10,
+    conv_feature_layers="[(64, 10, 5), (64, 8, 4), (64, 4, 2), (64, 4, 2), (64, 4, 2)]",
+    conv_aggregator_layers="[(64, 2, 1), (64, 3, 1), (64, 4, 1)]",
+    skip_connections_agg=True,
+    residual_scale=0.5,
+    log_compression=True,
+    dropout=0.0,
+    dropout_features=0.0,
+    dropout_agg=0.0,
+    infonce=True,
+)
 LOSS_WEIGHTS = {"w2v2": [0.1, 10.0], "cpc": None}
 
 
@@ -90,8 +119,9 @@ def test_every_distractor_masked(caplog):
     host_loss, host_log, host_ok = run(host, model, sample)
     assert host_ok and host_log["loss_0"] == 0.0
     with caplog.at_level(logging.WARNING, logger="rpc_fairseq.criterion"):
-        nce_loss, nce_log, nce_ok = run(RpcCriterion(None, objective="infonce", critic_scale=1.0,
-                                                     loss_weights=[0.1, 10.0]), model, sample)
+        nce_loss, nce_log, nce_ok = run(
+            RpcCriterion(None, objective="infonce", critic_scale=1.0, loss_weights=[0.1, 10.0]), model, sample
+        )
         loss, log, ok = run(RpcCriterion(None, loss_weights=[0.1, 10.0]), model, sample)
     assert "no valid negative pair" in caplog.text and caplog.text.count("no valid negative pair") == 1
     assert nce_ok and nce_log["loss_0"] == 0.0 and nce_log["n_negatives"] == 0

@@ -1,4 +1,5 @@
 """Smoke run of benchmarks/speech/run.py: every criterion pretrains through fairseq's CLI and gets probed."""
+
 import json
 import math
 import os
@@ -9,9 +10,22 @@ from integration_tests.fairseq.conftest import ROOT
 
 
 def test_speech_benchmark_smoke(speech_corpus, tmp_path):
-    cmd = [sys.executable, os.path.join(ROOT, "benchmarks", "speech", "run.py"), "--data", speech_corpus,
-           "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), "--updates", "6", "--seeds", "1",
-           "--log-interval", "2"]
+    cmd = [
+        sys.executable,
+        os.path.join(ROOT, "benchmarks", "speech", "run.py"),
+        "--data",
+        speech_corpus,
+        "--runs",
+        str(tmp_path / "runs"),
+        "--out",
+        str(tmp_path / "out"),
+        "--updates",
+        "6",
+        "--seeds",
+        "1",
+        "--log-interval",
+        "2",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=dict(os.environ, OMP_NUM_THREADS="1"))
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     result = json.load(open(tmp_path / "out" / "results.json"))
@@ -25,7 +39,7 @@ def test_speech_benchmark_smoke(speech_corpus, tmp_path):
     # the curves are fairseq's own JSON train_inner records (common.log_format=json), one every 2 updates
     for method in ("rpc", "rpc_a1", "infonce", "binary"):
         log = open(tmp_path / "runs" / f"{method}_s1" / "train.log").read().splitlines()
-        records = [json.loads(line[line.index("{"):]) for line in log if "train_inner" in line and "{" in line]
+        records = [json.loads(line[line.index("{") :]) for line in log if "train_inner" in line and "{" in line]
         assert [int(float(r["num_updates"])) for r in records] == [2, 4, 6], method
         assert result["curves"][method] == [float(r["loss"]) for r in records], method
         assert all(math.isfinite(v) for v in result["curves"][method])
@@ -33,9 +47,22 @@ def test_speech_benchmark_smoke(speech_corpus, tmp_path):
 
 def test_speech_tuning_gives_every_criterion_the_same_trials(speech_corpus, tmp_path):
     """--tune-trials k: k trials for rpc, infonce and binary, selected on the carve, re-run as *_tuned rows."""
-    cmd = [sys.executable, os.path.join(ROOT, "benchmarks", "speech", "run.py"), "--data", speech_corpus,
-           "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), "--updates", "4", "--seeds", "1",
-           "--tune-trials", "2"]
+    cmd = [
+        sys.executable,
+        os.path.join(ROOT, "benchmarks", "speech", "run.py"),
+        "--data",
+        speech_corpus,
+        "--runs",
+        str(tmp_path / "runs"),
+        "--out",
+        str(tmp_path / "out"),
+        "--updates",
+        "4",
+        "--seeds",
+        "1",
+        "--tune-trials",
+        "2",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=dict(os.environ, OMP_NUM_THREADS="1"))
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     result = json.load(open(tmp_path / "out" / "results.json"))

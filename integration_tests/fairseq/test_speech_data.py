@@ -1,4 +1,5 @@
 """The generated flite corpus: fairseq's manifest format, 16 kHz audio, phone times on the audio's time axis."""
+
 import json
 import os
 

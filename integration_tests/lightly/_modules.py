@@ -1,4 +1,5 @@
 """LightningModules used by the lightly integration tests (importable by ddp_spawn children)."""
+
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
@@ -19,7 +20,7 @@ def augment(x, generator=None):
     """Random shift, brightness jitter and noise (tensor ops only)."""
     n, _, h, w = x.shape
     dx, dy = torch.randint(0, 5, (2,), generator=generator)
-    x = F.pad(x, (2, 2, 2, 2))[:, :, dy:dy + h, dx:dx + w]
+    x = F.pad(x, (2, 2, 2, 2))[:, :, dy : dy + h, dx : dx + w]
     x = x * (0.7 + 0.6 * torch.rand(n, 1, 1, 1, generator=generator))
     return x + 0.05 * torch.randn(x.shape, generator=generator)
 

@@ -1,5 +1,6 @@
 """lightly's own check (tests/utils/test_dist__gather__losses.py): two gloo processes with
 gather_distributed=True end training with the same parameters as one process on the whole batch."""
+
 import os
 
 import pytest
@@ -12,9 +13,17 @@ from integration_tests.lightly._modules import LinearPairs, make_loss, pair_data
 def train(loss_name, devices, tmp_path):
     module = LinearPairs(make_loss(loss_name, gather=devices > 1))
     loader = torch.utils.data.DataLoader(pair_dataset(16), batch_size=16 // devices, shuffle=False)
-    trainer = pl.Trainer(max_epochs=3, accelerator="cpu", devices=devices, logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False, default_root_dir=str(tmp_path),
-                         **({"strategy": "ddp_spawn"} if devices > 1 else {}))
+    trainer = pl.Trainer(
+        max_epochs=3,
+        accelerator="cpu",
+        devices=devices,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=str(tmp_path),
+        **({"strategy": "ddp_spawn"} if devices > 1 else {}),
+    )
     trainer.fit(module, loader)
     return [p.detach().clone() for p in module.parameters()]
 

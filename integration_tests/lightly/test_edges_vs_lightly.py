@@ -6,6 +6,7 @@ the only candidate: cross-entropy 0). Our drop-ins give the same value for InfoN
 empty-negative-set value for the other objectives (``rpc_plugins.positive_only_loss``), with one
 ``NoNegativesWarning``, and keep rejecting what lightly rejects.
 """
+
 import warnings
 
 import pytest
@@ -37,7 +38,10 @@ def loss_and_grads(loss_fn, base0, base1):
 @pytest.mark.parametrize("bank", [0, 24])
 def test_infonce_equals_ntxent_at_every_batch_size(n, bank):
     g = torch.Generator().manual_seed(n)
-    base0, base1 = torch.randn(n, 6, generator=g, dtype=torch.float64), torch.randn(n, 6, generator=g, dtype=torch.float64)
+    base0, base1 = (
+        torch.randn(n, 6, generator=g, dtype=torch.float64),
+        torch.randn(n, 6, generator=g, dtype=torch.float64),
+    )
     kwargs = dict(temperature=0.3, memory_bank_size=(bank, 6) if bank else 0)
     torch.manual_seed(0)
     theirs = NTXentLoss(**kwargs).double()
@@ -73,8 +77,15 @@ def test_training_ends_on_a_batch_of_one(name):
     x0 = torch.randn(17, 10, generator=g)
     data = torch.utils.data.TensorDataset(x0, x0 + 0.3 * torch.randn(17, 10, generator=g))
     loader = torch.utils.data.DataLoader(data, batch_size=4, drop_last=False)
-    trainer = pl.Trainer(max_epochs=2, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False)
+    trainer = pl.Trainer(
+        max_epochs=2,
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", rpc_plugins.NoNegativesWarning)
         trainer.fit(module, loader)
@@ -82,10 +93,13 @@ def test_training_ends_on_a_batch_of_one(name):
     assert all(torch.isfinite(p).all() for p in module.parameters())
 
 
-@pytest.mark.parametrize("out0,out1", [
-    (torch.randn(4, 3), torch.randn(5, 3)),
-    (torch.randn(4, 3, 2), torch.randn(4, 3, 2)),
-])
+@pytest.mark.parametrize(
+    "out0,out1",
+    [
+        (torch.randn(4, 3), torch.randn(5, 3)),
+        (torch.randn(4, 3, 2), torch.randn(4, 3, 2)),
+    ],
+)
 def test_shapes_lightly_rejects_stay_rejected(out0, out1):
     with pytest.raises(Exception):
         NTXentLoss()(out0, out1)

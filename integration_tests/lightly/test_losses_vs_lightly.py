@@ -1,4 +1,5 @@
 """rpc_lightly's losses against lightly 1.6's own NTXentLoss (the real package, no mocks)."""
+
 import pytest
 import torch
 from lightly.loss import DCLLoss, NTXentLoss
@@ -70,12 +71,15 @@ def test_memory_bank_rpc_uses_bank_negatives():
     torch.testing.assert_close(loss_fn(out0, out1), want)
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    (dict(temperature=0.0), "Illegal temperature"),
-    (dict(memory_bank_size=16), "does not specify the feature dimension"),
-    (dict(memory_bank_size=(-1, 8)), "Illegal memory bank size"),
-    (dict(beta=-0.5), "beta must be finite and >= 0"),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (dict(temperature=0.0), "Illegal temperature"),
+        (dict(memory_bank_size=16), "does not specify the feature dimension"),
+        (dict(memory_bank_size=(-1, 8)), "Illegal memory bank size"),
+        (dict(beta=-0.5), "beta must be finite and >= 0"),
+    ],
+)
 def test_errors_follow_lightly_conventions(kwargs, message):
     with pytest.raises(ValueError, match=message):
         rpc_lightly.RPCLoss(**kwargs)

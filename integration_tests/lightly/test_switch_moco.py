@@ -1,6 +1,7 @@
 """lightly's MoCo recipe (memory bank of momentum keys, real lightly) with the loss switched
 (examples/lightly/moco_switch.py): ``infonce`` trains exactly as lightly's NTXentLoss with the same bank,
 ``rpc`` and the other objectives train from the same code."""
+
 import math
 import os
 import sys
@@ -22,8 +23,11 @@ def test_infonce_is_ntxent_with_memory_bank_step_for_step():
     for (name, a), b in zip(ntxent_model.state_dict().items(), ours_model.state_dict().values()):
         torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5, msg=name)
     rpc_model, _ = moco_switch.train("rpc", steps=12, batch_size=32, bank_size=64)
-    far = max(float((a - b).abs().max()) for a, b in zip(ntxent_model.state_dict().values(),
-                                                          rpc_model.state_dict().values()) if a.is_floating_point())
+    far = max(
+        float((a - b).abs().max())
+        for a, b in zip(ntxent_model.state_dict().values(), rpc_model.state_dict().values())
+        if a.is_floating_point()
+    )
     assert far > 1e-3  # another objective ends elsewhere: the comparison above can fail
 
 

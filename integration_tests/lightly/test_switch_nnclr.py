@@ -1,6 +1,7 @@
 """lightly's NNCLR recipe (NNMemoryBankModule support set, real lightly) with the loss switched
 (examples/lightly/nnclr_switch.py): ``infonce`` trains exactly as lightly's NTXentLoss, ``rpc`` and the other
 objectives train from the same code."""
+
 import math
 import os
 import sys

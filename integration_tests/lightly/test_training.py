@@ -1,5 +1,6 @@
 """Real training: lightly's SimCLRProjectionHead on a timm backbone, PyTorch Lightning's Trainer,
 RPC and lightly's NTXentLoss in the same harness, on scikit-learn's digits."""
+
 import pytest
 import pytorch_lightning as pl
 import torch
@@ -12,21 +13,32 @@ from integration_tests.lightly._modules import SimCLR, digits_tensor
 
 def fit(loss_fn, steps=12, backbone="resnet18"):
     torch.manual_seed(0)
-    model = rpc_lightly.SimCLRModel(rpc_timm.create_backbone(backbone, in_chans=1, small_input=True),
-                                    hidden_dim=128, output_dim=32)
+    model = rpc_lightly.SimCLRModel(
+        rpc_timm.create_backbone(backbone, in_chans=1, small_input=True), hidden_dim=128, output_dim=32
+    )
     module = SimCLR(model, loss_fn, lr=0.05)
     x, _ = digits_tensor(size=16)
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x[:64]), batch_size=64)
-    trainer = pl.Trainer(max_steps=steps, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False)
+    trainer = pl.Trainer(
+        max_steps=steps,
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
     trainer.fit(module, loader)
     return module.losses
 
 
-@pytest.mark.parametrize("name,loss_fn", [
-    ("rpc", rpc_lightly.RPCLoss(temperature=0.5)),
-    ("ntxent", NTXentLoss(temperature=0.5)),
-])
+@pytest.mark.parametrize(
+    "name,loss_fn",
+    [
+        ("rpc", rpc_lightly.RPCLoss(temperature=0.5)),
+        ("ntxent", NTXentLoss(temperature=0.5)),
+    ],
+)
 def test_simclr_on_timm_backbone_trains(name, loss_fn):
     losses = fit(loss_fn)
     assert len(losses) == 12
@@ -40,7 +52,12 @@ def test_small_image_backbones(name):
     backbone = rpc_timm.create_backbone(name, in_chans=1, small_input=True, **kwargs)
     out = rpc_lightly.SimCLRModel(backbone, output_dim=16)(torch.randn(2, 1, 32, 32))
     assert out.shape == (2, 16)
-    assert backbone(torch.randn(2, 1, 28 if not name.startswith("vit") else 32, 28 if not name.startswith("vit") else 32)).shape[1] == backbone.num_features
+    assert (
+        backbone(
+            torch.randn(2, 1, 28 if not name.startswith("vit") else 32, 28 if not name.startswith("vit") else 32)
+        ).shape[1]
+        == backbone.num_features
+    )
 
 
 def test_pretrained_weights_refused():

@@ -4,6 +4,7 @@ Checks the issue-14 groundwork: the trivial baselines (raw-pixels, random-init, 
 the same run, the equal-budget tuning record gives every objective the same k, a restarted command
 resumes instead of retraining, and the stability summary names the largest lr that trains.
 """
+
 import importlib.util
 import json
 import os
@@ -11,10 +12,42 @@ import os
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TINY = ["--train-size", "200", "--test-size", "100", "--val-size", "60", "--samples", "64", "--sweep-samples", "64",
-        "--seeds", "0", "--batch-size", "32", "--batch-sizes", "32", "64", "--lrs", "1e-3", "--grid-seeds", "0", "--tune-trials", "2",
-        "--objectives", "RPC", "NT-Xent", "--parts", "accuracy", "tuning", "stability", "batch",
-        "--few-labels", "4", "--bf16"]
+TINY = [
+    "--train-size",
+    "200",
+    "--test-size",
+    "100",
+    "--val-size",
+    "60",
+    "--samples",
+    "64",
+    "--sweep-samples",
+    "64",
+    "--seeds",
+    "0",
+    "--batch-size",
+    "32",
+    "--batch-sizes",
+    "32",
+    "64",
+    "--lrs",
+    "1e-3",
+    "--grid-seeds",
+    "0",
+    "--tune-trials",
+    "2",
+    "--objectives",
+    "RPC",
+    "NT-Xent",
+    "--parts",
+    "accuracy",
+    "tuning",
+    "stability",
+    "batch",
+    "--few-labels",
+    "4",
+    "--bf16",
+]
 
 
 def load_benchmark():
@@ -48,9 +81,18 @@ def test_tiny_run_writes_baselines_tuning_tables_plot_and_resumes(tmp_path, caps
     assert len({(r["objective"], r["lr"], json.dumps(r["hyper"], sort_keys=True)) for r in trials}) == 4
     assert saved["stability"]["adam"]["RPC"]["largest_lr"] == 1e-3
     text = (tmp_path / "results.md").read_text()
-    for heading in ("## 1. Accuracy", "## 2. Equal-budget tuning", "## 3. Stability grid", "## 4. Batch-size sweep",
-                    "| RPC |", "| NT-Xent |", "| raw-pixels (baseline) |", "| random-init (baseline) |",
-                    "linear, 4 labels/class", "bfloat16 autocast"):
+    for heading in (
+        "## 1. Accuracy",
+        "## 2. Equal-budget tuning",
+        "## 3. Stability grid",
+        "## 4. Batch-size sweep",
+        "| RPC |",
+        "| NT-Xent |",
+        "| raw-pixels (baseline) |",
+        "| random-init (baseline) |",
+        "linear, 4 labels/class",
+        "bfloat16 autocast",
+    ):
         assert heading in text
     assert (tmp_path / "vision.png").stat().st_size > 10_000
     capsys.readouterr()
@@ -62,9 +104,15 @@ def test_tiny_run_writes_baselines_tuning_tables_plot_and_resumes(tmp_path, caps
     merged = json.load(open(tmp_path / "again" / "results.json"))
     assert merged["results"] == rows and merged["tuning"] == tuning and merged["stability"] == saved["stability"]
     # two processes' files (e.g. one per core) merge by row key and per-objective record
-    halves = [dict(saved, results=[r for r in rows if (r["part"] == "stability") == side],
-                   tuning={k: v for k, v in tuning.items() if (k == "RPC") == side}, wall=10.0 * (1 + side))
-              for side in (True, False)]
+    halves = [
+        dict(
+            saved,
+            results=[r for r in rows if (r["part"] == "stability") == side],
+            tuning={k: v for k, v in tuning.items() if (k == "RPC") == side},
+            wall=10.0 * (1 + side),
+        )
+        for side in (True, False)
+    ]
     halves[0]["results"].append(dict(rows[0], linear=-1.0))  # a stale copy of a row the later file holds
     paths = [str(tmp_path / f"half{i}.json") for i in range(2)]
     for half, path in zip(halves, paths):
@@ -125,12 +173,14 @@ def test_bf16_autocast_trains_in_bfloat16_and_returns_float32_losses():
             def forward(self, a, b):
                 seen.append((a.dtype, b.dtype))
                 return super().forward(a, b)
+
         return Spy()
 
     with train.mixed_precision("cpu", True):  # the harness's context, as train uses it
         assert torch.nn.Linear(4, 4)(torch.rand(2, 4)).dtype == torch.bfloat16
-    out = train.pretrain(objective, x, batch_size=16, lr=1e-3, samples=32, seed=0, device="cpu",
-                         backbone_name="cnn", bf16=True)
+    out = train.pretrain(
+        objective, x, batch_size=16, lr=1e-3, samples=32, seed=0, device="cpu", backbone_name="cnn", bf16=True
+    )
     assert seen == [(torch.float32, torch.float32)] * 2 and not out["diverged"]
     assert all(p.dtype == torch.float32 for p in out["backbone"].parameters())
 
@@ -146,12 +196,29 @@ def test_a_run_whose_embeddings_blow_up_is_diverged_for_every_kind_of_objective(
 
     x = torch.rand(32, 1, 28, 28)
     for name in ("NT-Xent", "RPC", "NWJ-raw-critic", "RPC-cifar10-preset"):
-        out = train.pretrain(lambda: make_loss(name), x, batch_size=16, lr=1e30, samples=96, seed=0,
-                             device="cpu", backbone_name="cnn", optimizer="sgd")
+        out = train.pretrain(
+            lambda: make_loss(name),
+            x,
+            batch_size=16,
+            lr=1e30,
+            samples=96,
+            seed=0,
+            device="cpu",
+            backbone_name="cnn",
+            optimizer="sgd",
+        )
         assert out["diverged"], name
     with pytest.raises(ValueError, match="must be"):
-        train.pretrain(lambda: make_loss("RPC", {"alpha": -1.0}), x, batch_size=16, lr=1e-3, samples=32,
-                       seed=0, device="cpu", backbone_name="cnn")
+        train.pretrain(
+            lambda: make_loss("RPC", {"alpha": -1.0}),
+            x,
+            batch_size=16,
+            lr=1e-3,
+            samples=32,
+            seed=0,
+            device="cpu",
+            backbone_name="cnn",
+        )
 
 
 def test_raw_critic_variants_score_unnormalised_projections():
@@ -175,7 +242,8 @@ def test_harness_and_vision_module_examples():
     load_benchmark()  # puts the checkout on sys.path
     names = ["augment", "data", "optim", "plots", "precision", "probes", "rows", "tables", "tuning"]
     modules = [f"benchmarks.harness.{n}" for n in names] + [
-        f"benchmarks.vision.{n}" for n in ("models", "objectives", "report", "train")]
+        f"benchmarks.vision.{n}" for n in ("models", "objectives", "report", "train")
+    ]
     for name in modules:
         result = doctest.testmod(importlib.import_module(name))
         assert result.failed == 0 and result.attempted > 0, name

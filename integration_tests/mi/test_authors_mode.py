@@ -1,6 +1,7 @@
 """CI smoke of the authors' MI setting (Tsai et al. 2021, Sec. 4.3; protocol of Poole et al. 2019):
 ``benchmarks/mi/run.py --setting authors`` at a reduced scale, its concat critic at the authors' size,
 and a low-MI level tracked by a short training run through ``rpc_plugins.mi.train_critic``."""
+
 import importlib.util
 import json
 import math
@@ -36,9 +37,30 @@ def test_authors_concat_critic_at_full_size_equals_the_naive_concatenation():
 
 def test_reduced_authors_mode_writes_the_results_schema(tmp_path):
     run = load_run()
-    run.main(["--setting", "authors", "--hidden", "16", "--steps", "12", "--tail", "8", "--tasks", "gaussian",
-              "--estimators", "infonce", "rpc_authors", "rpc", "--workers", "1", "--progress", "0",
-              "--out", str(tmp_path)])
+    run.main(
+        [
+            "--setting",
+            "authors",
+            "--hidden",
+            "16",
+            "--steps",
+            "12",
+            "--tail",
+            "8",
+            "--tasks",
+            "gaussian",
+            "--estimators",
+            "infonce",
+            "rpc_authors",
+            "rpc",
+            "--workers",
+            "1",
+            "--progress",
+            "0",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     res = json.loads((tmp_path / "results_authors.json").read_text())
     assert res["mode"] == "reduced" and res["steps_per_level"] == 12 and res["tail"] == 8 and res["hidden"] == 16
     stats = res["stats"]["gaussian"]
@@ -60,7 +82,7 @@ def test_level_stats_from_the_definition():
     trace = [float(i % 7) for i in range(5 * steps)]
     rows = run.level_stats(trace, steps, tail)
     for i, row in enumerate(rows):
-        window = trace[(i + 1) * steps - tail:(i + 1) * steps]
+        window = trace[(i + 1) * steps - tail : (i + 1) * steps]
         mean = sum(window) / tail
         assert row["mean"] == pytest.approx(mean)
         assert row["var"] == pytest.approx(sum((v - mean) ** 2 for v in window) / tail)
@@ -110,12 +132,39 @@ def test_readouts_on_the_exact_optimal_critic():
 
 def test_combine_averages_seeds_from_the_definition(tmp_path):
     run = load_run()
-    base = ["--setting", "authors", "--hidden", "8", "--steps", "5", "--tail", "3", "--tasks", "gaussian",
-            "--workers", "1", "--progress", "0", "--out", str(tmp_path)]
+    base = [
+        "--setting",
+        "authors",
+        "--hidden",
+        "8",
+        "--steps",
+        "5",
+        "--tail",
+        "3",
+        "--tasks",
+        "gaussian",
+        "--workers",
+        "1",
+        "--progress",
+        "0",
+        "--out",
+        str(tmp_path),
+    ]
     run.main(base + ["--estimators", "rpc_authors", "infonce", "--seeds", "0", "--tag", "a"])
     run.main(base + ["--estimators", "rpc_authors", "--seeds", "1", "2", "--tag", "b"])
-    run.main(["--combine", str(tmp_path / "results_a.json"), str(tmp_path / "results_b.json"), "--keys", "rpc",
-              "--out", str(tmp_path), "--tag", "c"])
+    run.main(
+        [
+            "--combine",
+            str(tmp_path / "results_a.json"),
+            str(tmp_path / "results_b.json"),
+            "--keys",
+            "rpc",
+            "--out",
+            str(tmp_path),
+            "--tag",
+            "c",
+        ]
+    )
     a, b, c = (json.loads((tmp_path / f"results_{t}.json").read_text()) for t in "abc")
     per = [a["stats_per_seed"]["0"], b["stats_per_seed"]["1"], b["stats_per_seed"]["2"]]
     assert "infonce" not in c["stats"]["gaussian"]  # filtered by --keys

@@ -1,4 +1,5 @@
 """Cross-check with a real peer: torch-mist 0.2.17 reads the same critic's scores to the same MI values."""
+
 import pytest
 import torch
 from torch_mist.critic import SeparableCritic
@@ -12,8 +13,12 @@ from rpc_plugins.mi import estimate
 
 def peers(critic):
     # neg_samples=0 / -1 with a separable critic: the whole batch / all off-diagonal pairs, no sampling
-    return {"infonce": InfoNCE(critic, neg_samples=0), "nwj": NWJ(critic, neg_samples=-1),
-            "js": JS(critic, neg_samples=-1), "smile": SMILE(critic, neg_samples=-1, tau=5.0)}
+    return {
+        "infonce": InfoNCE(critic, neg_samples=0),
+        "nwj": NWJ(critic, neg_samples=-1),
+        "js": JS(critic, neg_samples=-1),
+        "smile": SMILE(critic, neg_samples=-1, tau=5.0),
+    }
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

@@ -4,6 +4,7 @@ Each era's environment already holds its host at the version CI tests; this asks
 installing the project with that host's extra would change, and fails if torch would be installed,
 upgraded or downgraded (an exact torch pin in an extra, or a host range that forces another torch).
 """
+
 import importlib.util
 import json
 import subprocess
@@ -31,9 +32,24 @@ def _extra_for_this_environment(extra):
 def test_installing_the_extra_keeps_torch(extra, tmp_path):
     extra = _extra_for_this_environment(extra)
     report = tmp_path / "report.json"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--report", str(report),
-                    f"{REPO_ROOT}[{extra}]"], check=True, timeout=600)
-    installs = {item["metadata"]["name"].lower(): item["metadata"]["version"]
-                for item in json.loads(report.read_text())["install"]}
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--quiet",
+            "--report",
+            str(report),
+            f"{REPO_ROOT}[{extra}]",
+        ],
+        check=True,
+        timeout=600,
+    )
+    installs = {
+        item["metadata"]["name"].lower(): item["metadata"]["version"]
+        for item in json.loads(report.read_text())["install"]
+    }
     assert "rpc-plugins" in installs  # the report is about our project
     assert "torch" not in installs, f"[{extra}] would replace torch {torch.__version__} with {installs['torch']}"

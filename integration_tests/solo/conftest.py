@@ -9,6 +9,7 @@
 A test module that only makes sense in one era starts with ``require_era("1.0.2")`` or ``require_era("main")``
 (a module-level skip that names the reason). RPC: Tsai et al., ICLR 2021, arXiv 2103.11275.
 """
+
 import csv
 import os
 import subprocess
@@ -38,16 +39,56 @@ def digits_folder(tmp_path_factory):
 def solo_flags(data_dir, *extra, method="rpc", batch_size=32):
     """The flags a solo-learn 1.0.2 bash script passes, sized for a CPU smoke run."""
     return [
-        "--method", method, "--dataset", "custom", "--data_dir", data_dir, "--train_dir", "train",
-        "--val_dir", "val", "--encoder", "resnet18", "--optimizer", "sgd", "--scheduler", "cosine",
-        "--lr", "0.1", "--batch_size", str(batch_size), "--max_epochs", "1", "--brightness", "0.4",
-        "--contrast", "0.4", "--saturation", "0.2", "--hue", "0.1", "--crop_size", "32",
-        "--proj_hidden_dim", "64", "--proj_output_dim", "32", "--temperature", "0.2", "--num_workers", "0",
-        "--progress_bar_refresh_rate", "0", "--limit_val_batches", "1", *extra,
+        "--method",
+        method,
+        "--dataset",
+        "custom",
+        "--data_dir",
+        data_dir,
+        "--train_dir",
+        "train",
+        "--val_dir",
+        "val",
+        "--encoder",
+        "resnet18",
+        "--optimizer",
+        "sgd",
+        "--scheduler",
+        "cosine",
+        "--lr",
+        "0.1",
+        "--batch_size",
+        str(batch_size),
+        "--max_epochs",
+        "1",
+        "--brightness",
+        "0.4",
+        "--contrast",
+        "0.4",
+        "--saturation",
+        "0.2",
+        "--hue",
+        "0.1",
+        "--crop_size",
+        "32",
+        "--proj_hidden_dim",
+        "64",
+        "--proj_output_dim",
+        "32",
+        "--temperature",
+        "0.2",
+        "--num_workers",
+        "0",
+        "--progress_bar_refresh_rate",
+        "0",
+        "--limit_val_batches",
+        "1",
+        *extra,
     ]
 
 
 # ---------------------------------------------------------------- solo-learn main (Hydra API)
+
 
 def solo_checkout():
     """solo-learn main's source tree (``main_pretrain.py`` + ``scripts/``, not in its wheel).
@@ -56,8 +97,10 @@ def solo_checkout():
     """
     path = os.environ.get("SOLO_LEARN_DIR") or os.path.join(sys.prefix, "solo-learn")
     if not os.path.isfile(os.path.join(path, "main_pretrain.py")):
-        pytest.fail(f"no solo-learn main checkout at {path} (main_pretrain.py missing): build it with "
-                    "`bash envs/solo-main.sh` or set SOLO_LEARN_DIR to a clone of vturrisi/solo-learn@9187ea3")
+        pytest.fail(
+            f"no solo-learn main checkout at {path} (main_pretrain.py missing): build it with "
+            "`bash envs/solo-main.sh` or set SOLO_LEARN_DIR to a clone of vturrisi/solo-learn@9187ea3"
+        )
     return path
 
 
@@ -94,9 +137,15 @@ def cpu_overrides(data_dir, **changes):
 def run_main_pretrain(cwd, overrides, config_name="simclr.yaml", config_path=None, timeout=240, env=None):
     """Run solo's own ``main_pretrain.py`` in a fresh process (cwd: where Lightning's CSV logs go)."""
     solo = solo_checkout()
-    cmd = [sys.executable, os.path.join(solo, "main_pretrain.py"),
-           "--config-path", config_path or os.path.join(solo, "scripts", "pretrain", "cifar"),
-           "--config-name", config_name, *overrides]
+    cmd = [
+        sys.executable,
+        os.path.join(solo, "main_pretrain.py"),
+        "--config-path",
+        config_path or os.path.join(solo, "scripts", "pretrain", "cifar"),
+        "--config-name",
+        config_name,
+        *overrides,
+    ]
     full_env = dict(os.environ, HYDRA_FULL_ERROR="1", PYTHONWARNINGS="ignore")
     full_env.update(env or {})
     return subprocess.run(cmd, cwd=str(cwd), capture_output=True, text=True, timeout=timeout, env=full_env)
@@ -114,9 +163,18 @@ def main_pretrain_in_process(cwd, overrides, monkeypatch, config_name="simclr.ya
     script = os.path.join(solo, "main_pretrain.py")
     monkeypatch.chdir(cwd)
     monkeypatch.setenv("HYDRA_FULL_ERROR", "1")
-    monkeypatch.setattr(sys, "argv", [script, "--config-path",
-                                      config_path or os.path.join(solo, "scripts", "pretrain", "cifar"),
-                                      "--config-name", config_name, *overrides])
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        [
+            script,
+            "--config-path",
+            config_path or os.path.join(solo, "scripts", "pretrain", "cifar"),
+            "--config-name",
+            config_name,
+            *overrides,
+        ],
+    )
     GlobalHydra.instance().clear()
     try:
         runpy.run_path(script, run_name="__main__")
@@ -181,4 +239,7 @@ def fixed_augmentations(folder, crop_size=32):
     os.makedirs(os.path.join(folder, "augmentations"), exist_ok=True)
     with open(os.path.join(folder, "augmentations", "fixed.yaml"), "w") as f:
         f.write(FIXED_AUGMENTATIONS.replace("CROP", str(crop_size)))
-    return {"searchpath": f"hydra.searchpath=[file://{os.path.abspath(folder)}]", "augmentations": "augmentations=fixed"}
+    return {
+        "searchpath": f"hydra.searchpath=[file://{os.path.abspath(folder)}]",
+        "augmentations": "augmentations=fixed",
+    }

@@ -1,6 +1,7 @@
 """The loss-switch benchmark (benchmarks/solo/switch.py, issue 19) end to end at smoke size, real solo-learn main:
 one method, its own loss and ``loss: rpc``, k = 2 tuning trials on the validation carve, 1 seed, the baselines,
 results.json and results.md."""
+
 import json
 import os
 
@@ -17,9 +18,35 @@ def test_switch_benchmark_smoke(tmp_path):
 
     if not os.path.exists(os.path.join(DEFAULT_FASHION_MNIST, "train-images-idx3-ubyte.gz")):
         pytest.fail(f"Fashion-MNIST missing in {DEFAULT_FASHION_MNIST}: `make system` installs dataset-fashion-mnist")
-    main(["--train", "256", "--val", "128", "--test", "128", "--epochs", "1", "--batch-size", "64", "--width", "64",
-          "--queue", "128", "--k", "2", "--seeds", "1", "--methods", "mocov2plus", "--losses", "own", "rpc",
-          "--out", str(tmp_path)])
+    main(
+        [
+            "--train",
+            "256",
+            "--val",
+            "128",
+            "--test",
+            "128",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "64",
+            "--width",
+            "64",
+            "--queue",
+            "128",
+            "--k",
+            "2",
+            "--seeds",
+            "1",
+            "--methods",
+            "mocov2plus",
+            "--losses",
+            "own",
+            "rpc",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     saved = json.loads((tmp_path / "results.json").read_text())
     rows = saved["results"]
     val = [r for r in rows if r["part"] == "val"]

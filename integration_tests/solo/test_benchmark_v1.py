@@ -3,6 +3,7 @@
 Real solo-learn 1.0.2 (Python 3.9, torch 1.9.1, PL 1.4.7).
 (examples/solo/rpc.yaml is checked against solo main's own cifar groups in test_main_pretrain.py.)
 """
+
 import json
 import platform
 
@@ -16,8 +17,22 @@ require_era("1.0.2")
 def test_benchmark_smoke_writes_table(tmp_path):
     from benchmarks.solo.run import main
 
-    results = main(["--source", "digits", "--train", "192", "--val", "128", "--epochs", "1", "--batch_size", "64",
-                    "--out", str(tmp_path)])
+    results = main(
+        [
+            "--source",
+            "digits",
+            "--train",
+            "192",
+            "--val",
+            "128",
+            "--epochs",
+            "1",
+            "--batch_size",
+            "64",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert [r["method"] for r in results] == ["simclr", "byol", "rpc"]
     for r in results:
         assert r["steps"] == 3  # 192 images / batch 64, one epoch, same budget for every method

@@ -2,6 +2,7 @@
 every other Hydra app (fresh processes, the installed hydra-core; solo's own script is exercised in
 test_main_pretrain.py and test_main_ddp.py).
 """
+
 import json
 import subprocess
 import sys
@@ -11,8 +12,9 @@ import pytest
 
 
 def python(code, cwd=None, timeout=120):
-    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-                          timeout=timeout, cwd=cwd)
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=timeout, cwd=cwd
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc
 
@@ -31,7 +33,8 @@ def test_hydra_discovers_the_hook_and_it_imports_nothing_without_solo():
 
 def test_another_hydra_app_is_unaffected(tmp_path):
     pytest.importorskip("hydra", reason="Hydra is not part of this solo-learn era (1.0.2 uses argparse)")
-    (tmp_path / "app.py").write_text(textwrap.dedent("""
+    (tmp_path / "app.py").write_text(
+        textwrap.dedent("""
         import sys
         import hydra
 
@@ -41,9 +44,11 @@ def test_another_hydra_app_is_unaffected(tmp_path):
 
         if __name__ == "__main__":
             main()
-    """))
-    proc = subprocess.run([sys.executable, "app.py", "+x=7", "hydra.run.dir=."], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=120)
+    """)
+    )
+    proc = subprocess.run(
+        [sys.executable, "app.py", "+x=7", "hydra.run.dir=."], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "modules False False 7" in proc.stdout
     assert "rpc_solo_plugin" not in proc.stderr  # no warning from the hook
@@ -82,7 +87,11 @@ def test_runner_registers_rpc_for_scripts_without_hydra(tmp_path):
     """solo's argparse scripts (main_knn.py, main_umap.py) never start Hydra: ``python -m rpc_solo.hydra_main``."""
     script = tmp_path / "solo_script.py"
     script.write_text("import sys\nfrom solo.methods import METHODS\nprint('rpc' in METHODS, sys.argv[1:])\n")
-    proc = subprocess.run([sys.executable, "-m", "rpc_solo.hydra_main", str(script), "--flag", "1"],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "rpc_solo.hydra_main", str(script), "--flag", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip().splitlines()[-1] == "True ['--flag', '1']"

@@ -2,6 +2,7 @@
 ``parse_cfg``, and the method built from ``METHODS`` as ``main_pretrain.py`` does. Bad input fails when the method is
 built (before any data is read), with an error naming the key.
 """
+
 import pytest
 
 from integration_tests.solo.conftest import require_era
@@ -65,13 +66,16 @@ def test_method_without_infonce_untouched_without_loss(digits_folder):
     assert type(model).__bases__[-1].__module__ == "solo.methods.byol"
 
 
-@pytest.mark.parametrize("extra,message", [
-    (("+loss_kwargs.alpha=-1",), r"loss_kwargs for loss='rpc'.*alpha must be finite and >= 0"),
-    (("+loss_kwargs.beta=nan",), r"loss_kwargs for loss='rpc'.*beta must be finite and >= 0"),
-    (("+loss_kwargs.gamma=abc",), r"loss_kwargs for loss='rpc'.*gamma must be a real number"),
-    (("+loss_kwargs.clip=2",), r"loss_kwargs for loss='rpc'.*unknown option\(s\) \['clip'\]"),
-    (("+loss_kwargs.distributed_mode=moments",), r"loss_kwargs.distributed_mode is not an option of loss='rpc'"),
-])
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        (("+loss_kwargs.alpha=-1",), r"loss_kwargs for loss='rpc'.*alpha must be finite and >= 0"),
+        (("+loss_kwargs.beta=nan",), r"loss_kwargs for loss='rpc'.*beta must be finite and >= 0"),
+        (("+loss_kwargs.gamma=abc",), r"loss_kwargs for loss='rpc'.*gamma must be a real number"),
+        (("+loss_kwargs.clip=2",), r"loss_kwargs for loss='rpc'.*unknown option\(s\) \['clip'\]"),
+        (("+loss_kwargs.distributed_mode=moments",), r"loss_kwargs.distributed_mode is not an option of loss='rpc'"),
+    ],
+)
 def test_bad_rpc_options_name_the_key(digits_folder, extra, message):
     with pytest.raises(ValueError, match=message):
         build(digits_folder, "mocov3", "+loss=rpc", *extra)
@@ -95,7 +99,9 @@ def test_method_rpc_is_simclr_with_loss_rpc(digits_folder):
 
     model, cfg = build(digits_folder, "simclr", "method=rpc")
     assert isinstance(model, SimCLR) and model.loss_switch.name == "rpc" and cfg.loss == "rpc"
-    model, cfg = build(digits_folder, "simclr", "method=rpc", "+method_kwargs.loss=mio", "+method_kwargs.mio_l2_weight=0.5")
+    model, cfg = build(
+        digits_folder, "simclr", "method=rpc", "+method_kwargs.loss=mio", "+method_kwargs.mio_l2_weight=0.5"
+    )
     assert model.loss_switch.name == "mio" and model.loss_switch.hyperparameters["l2_weight"] == 0.5
     assert "loss" not in cfg.method_kwargs
     model, _ = build(digits_folder, "simclr", "method=rpc", "+loss=nwj")

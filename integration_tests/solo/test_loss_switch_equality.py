@@ -3,6 +3,7 @@ gradients on the same inputs, for SimCLR with multi-crop indexes, SupCon labels,
 scale) and NNCLR. Every other objective scores the same pairs: on SimCLR's two views it is rpc_plugins'
 ``ContrastiveLoss`` (the core's two-view pooling), on MoCo v2+'s queue layout ``ContrastiveLoss.queue_loss``.
 """
+
 import pytest
 
 from integration_tests.solo.conftest import require_era
@@ -83,8 +84,9 @@ def test_float32_training_path_equals_solo():
     g = torch.Generator().manual_seed(5)
     z = torch.randn(4 * 8, 16, generator=g)
     indexes = torch.arange(8).repeat(4)
-    torch.testing.assert_close(switch()(*simclr_pairs(z, indexes)), simclr_loss_func(z, indexes, temperature=T),
-                               rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(
+        switch()(*simclr_pairs(z, indexes)), simclr_loss_func(z, indexes, temperature=T), rtol=1e-5, atol=1e-6
+    )
 
 
 @pytest.mark.parametrize("name", sorted(rpc_plugins.OBJECTIVES))

@@ -9,6 +9,7 @@ methods through the ``hydra_plugins.rpc_solo_plugin`` hook alone; the others run
 - ``+loss=infonce`` ends at solo's own loss's weights (to float rounding), the weights having moved far more;
 - multi-crop (2 large + 2 small crops) with SimCLR, and ``method: rpc`` with every objective.
 """
+
 import math
 import os
 import shutil
@@ -33,8 +34,13 @@ from integration_tests.solo.conftest import (  # noqa: E402
 
 SWITCHABLE = ["simclr", "supcon", "mocov2plus", "mocov3", "nnclr"]
 # solo's own metric name for its loss, per method
-SOLO_METRIC = {"simclr": "train_nce_loss", "supcon": "train_nce_loss", "mocov2plus": "train_nce_loss",
-               "mocov3": "train_contrastive_loss", "nnclr": "train_nnclr_loss"}
+SOLO_METRIC = {
+    "simclr": "train_nce_loss",
+    "supcon": "train_nce_loss",
+    "mocov2plus": "train_nce_loss",
+    "mocov3": "train_contrastive_loss",
+    "nnclr": "train_nnclr_loss",
+}
 
 MULTICROP = """\
 # solo's cifar symmetric pipeline with 2 large (32 px) and 2 small (16 px) crops
@@ -63,8 +69,10 @@ def multicrop(folder):
     os.makedirs(os.path.join(folder, "augmentations"), exist_ok=True)
     with open(os.path.join(folder, "augmentations", "multicrop.yaml"), "w") as f:
         f.write(MULTICROP)
-    return {"searchpath": f"hydra.searchpath=[file://{os.path.abspath(folder)}]",
-            "augmentations": "augmentations=multicrop"}
+    return {
+        "searchpath": f"hydra.searchpath=[file://{os.path.abspath(folder)}]",
+        "augmentations": "augmentations=multicrop",
+    }
 
 
 def train(tmp_path, data, name, method, monkeypatch, *extra, **changes):
@@ -72,8 +80,14 @@ def train(tmp_path, data, name, method, monkeypatch, *extra, **changes):
     cwd = tmp_path / name
     cwd.mkdir()
     # scheduler none: the yamls' warmup keeps the lr near 0 for the 2 steps and nothing would move
-    overrides = cpu_overrides(data, method=None, checkpoint="checkpoint.enabled=True", scheduler="scheduler.name=none",
-                              checkpoint_dir=f"checkpoint.dir={cwd}/ckpt", **changes) + list(extra)
+    overrides = cpu_overrides(
+        data,
+        method=None,
+        checkpoint="checkpoint.enabled=True",
+        scheduler="scheduler.name=none",
+        checkpoint_dir=f"checkpoint.dir={cwd}/ckpt",
+        **changes,
+    ) + list(extra)
     main_pretrain_in_process(cwd, overrides, monkeypatch, config_name=f"{method}.yaml")
     (ckpt,) = checkpoints(cwd / "ckpt")
     state = torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"]
@@ -87,8 +101,9 @@ def max_difference(a, b):
 
 def test_fresh_process_mocov2plus_yaml_with_only_loss_rpc(digits_folder, tmp_path):
     """What the issue tried: solo's mocov2plus.yaml + ``+loss=rpc`` used to train with InfoNCE, silently."""
-    proc = run_main_pretrain(tmp_path, cpu_overrides(digits_folder, method=None) + ["+loss=rpc"],
-                             config_name="mocov2plus.yaml")
+    proc = run_main_pretrain(
+        tmp_path, cpu_overrides(digits_folder, method=None) + ["+loss=rpc"], config_name="mocov2plus.yaml"
+    )
     assert_ok(proc)
     metrics, _ = logged_metrics(tmp_path)
     assert math.isfinite(metrics["train_rpc_loss_epoch"]), metrics
@@ -97,11 +112,16 @@ def test_fresh_process_mocov2plus_yaml_with_only_loss_rpc(digits_folder, tmp_pat
 
 def test_fresh_process_errors_name_loss(digits_folder, tmp_path):
     """``+loss=bogus`` and ``byol.yaml +loss=rpc`` as a user sees them (Hydra prints the ValueError)."""
-    bogus = run_main_pretrain(tmp_path, cpu_overrides(digits_folder, method=None) + ["+loss=bogus"],
-                              env={"HYDRA_FULL_ERROR": "0"})
+    bogus = run_main_pretrain(
+        tmp_path, cpu_overrides(digits_folder, method=None) + ["+loss=bogus"], env={"HYDRA_FULL_ERROR": "0"}
+    )
     assert bogus.returncode != 0 and "loss='bogus' is not a known objective" in bogus.stderr, bogus.stderr[-3000:]
-    byol = run_main_pretrain(tmp_path, cpu_overrides(digits_folder, method=None) + ["+loss=rpc"],
-                             config_name="byol.yaml", env={"HYDRA_FULL_ERROR": "0"})
+    byol = run_main_pretrain(
+        tmp_path,
+        cpu_overrides(digits_folder, method=None) + ["+loss=rpc"],
+        config_name="byol.yaml",
+        env={"HYDRA_FULL_ERROR": "0"},
+    )
     assert byol.returncode != 0 and "loss: method 'byol' has no InfoNCE objective" in byol.stderr, byol.stderr[-3000:]
     assert not (tmp_path / "lightning_logs").exists()  # nothing trained
 
@@ -146,8 +166,9 @@ def test_solo_yaml_loss_rpc_infonce_and_untouched(digits_folder, tmp_path, monke
     rpc_gap = relative_gap(rpc_state, solo_state, solo_state, start)
     # measured (one CPU thread): infonce 8e-6 .. 1.6e-4 of the distance moved, rpc 0.017 .. 0.45
     assert infonce_gap < 1e-3 and rpc_gap > 1e-2, (infonce_gap, rpc_gap)
-    assert math.isclose(infonce_metrics["train_infonce_loss_epoch"], solo_metrics[f"{SOLO_METRIC[method]}_epoch"],
-                        rel_tol=1e-4)
+    assert math.isclose(
+        infonce_metrics["train_infonce_loss_epoch"], solo_metrics[f"{SOLO_METRIC[method]}_epoch"], rel_tol=1e-4
+    )
     assert math.isfinite(rpc_metrics["train_rpc_loss_epoch"]) and f"{SOLO_METRIC[method]}_epoch" not in rpc_metrics
 
 
@@ -169,6 +190,15 @@ def test_simclr_multicrop_infonce_equals_solo_and_every_objective_trains(digits_
     gap = relative_gap(infonce_state, solo_state, solo_state, start)
     assert gap < 1e-3, gap
     for loss in sorted(rpc_plugins.OBJECTIVES):
-        _, metrics = train(tmp_path, digits_folder, f"rpc_{loss}", "simclr", monkeypatch, "method=rpc",
-                           f"+loss={loss}", train_batches="+limit_train_batches=1", **crops)
+        _, metrics = train(
+            tmp_path,
+            digits_folder,
+            f"rpc_{loss}",
+            "simclr",
+            monkeypatch,
+            "method=rpc",
+            f"+loss={loss}",
+            train_batches="+limit_train_batches=1",
+            **crops,
+        )
         assert math.isfinite(metrics[f"train_{loss}_loss_epoch"]), (loss, metrics)

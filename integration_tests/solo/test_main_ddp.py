@@ -11,6 +11,7 @@
    per rank and would differ from one process whatever the loss does.
 RPC: Tsai et al., ICLR 2021, arXiv 2103.11275.
 """
+
 import math
 
 import pytest
@@ -31,9 +32,16 @@ from integration_tests.solo.conftest import (  # noqa: E402
 
 
 def test_solo_script_ddp_on_two_cpu_processes(digits_folder, tmp_path):
-    proc = run_main_pretrain(tmp_path, cpu_overrides(digits_folder, devices='devices="2"', strategy="strategy=ddp",
-                                                     batch_size="optimizer.batch_size=16",
-                                                     train_batches="+limit_train_batches=1.0"))
+    proc = run_main_pretrain(
+        tmp_path,
+        cpu_overrides(
+            digits_folder,
+            devices='devices="2"',
+            strategy="strategy=ddp",
+            batch_size="optimizer.batch_size=16",
+            train_batches="+limit_train_batches=1.0",
+        ),
+    )
     assert_ok(proc)
     metrics, _ = logged_metrics(tmp_path)
     assert math.isfinite(metrics["train_rpc_loss_epoch"]), metrics
@@ -66,9 +74,17 @@ def fit(model, batches, **trainer_kwargs):
     from lightning.pytorch import Trainer
 
     loader = torch.utils.data.DataLoader(RankShards(batches), batch_size=None, shuffle=False)
-    trainer = Trainer(accelerator="cpu", max_steps=len(batches), logger=False, enable_checkpointing=False,
-                      enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
-                      use_distributed_sampler=False, **trainer_kwargs)
+    trainer = Trainer(
+        accelerator="cpu",
+        max_steps=len(batches),
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        use_distributed_sampler=False,
+        **trainer_kwargs,
+    )
     trainer.fit(model, loader)
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
@@ -85,28 +101,47 @@ def without_batchnorm(model):
     return model
 
 
-@pytest.mark.parametrize("config_name,extra", [
-    ("simclr.yaml", ["method=rpc"]),  # method rpc = simclr + loss rpc; solo's gather with gradients
-    ("mocov2plus.yaml", ["+loss=rpc", "method_kwargs.queue_size=32"]),  # the queue (of gathered keys) as negatives
-    ("mocov3.yaml", ["+loss=rpc"]),  # keys of all ranks gathered without gradients, 2T scale
-])
+@pytest.mark.parametrize(
+    "config_name,extra",
+    [
+        ("simclr.yaml", ["method=rpc"]),  # method rpc = simclr + loss rpc; solo's gather with gradients
+        ("mocov2plus.yaml", ["+loss=rpc", "method_kwargs.queue_size=32"]),  # the queue (of gathered keys) as negatives
+        ("mocov3.yaml", ["+loss=rpc"]),  # keys of all ranks gathered without gradients, 2T scale
+    ],
+)
 def test_gathered_negatives_two_ranks_equal_one_process(digits_folder, config_name, extra):
     import rpc_solo  # noqa: F401  (registers rpc, the loss switch and timm_<name> backbones in this process)
     from lightning.pytorch import seed_everything
     from solo.methods import METHODS
 
-    cfg = compose_solo_cfg(cpu_overrides(
-        digits_folder, method=None, backbone="backbone.name=timm_convnext_atto",
-        optimizer="optimizer.name=sgd", scheduler="scheduler.name=none",
-        kwargs=None if config_name == "mocov2plus.yaml" else "~optimizer.kwargs",  # drop LARS's kwargs (sgd has none)
-        proj="method_kwargs.proj_hidden_dim=64", out="method_kwargs.proj_output_dim=32") + extra,
-        config_name=config_name)
+    cfg = compose_solo_cfg(
+        cpu_overrides(
+            digits_folder,
+            method=None,
+            backbone="backbone.name=timm_convnext_atto",
+            optimizer="optimizer.name=sgd",
+            scheduler="scheduler.name=none",
+            kwargs=None
+            if config_name == "mocov2plus.yaml"
+            else "~optimizer.kwargs",  # drop LARS's kwargs (sgd has none)
+            proj="method_kwargs.proj_hidden_dim=64",
+            out="method_kwargs.proj_output_dim=32",
+        )
+        + extra,
+        config_name=config_name,
+    )
     if cfg.method == "mocov3":
         cfg.method_kwargs.pred_hidden_dim = 64
     seed_everything(0)
     g = torch.Generator().manual_seed(0)
-    batches = [(torch.arange(8) + 8 * s, [torch.randn(8, 3, 32, 32, generator=g) for _ in range(2)],
-                torch.randint(0, cfg.data.num_classes, (8,), generator=g)) for s in range(2)]
+    batches = [
+        (
+            torch.arange(8) + 8 * s,
+            [torch.randn(8, 3, 32, 32, generator=g) for _ in range(2)],
+            torch.randint(0, cfg.data.num_classes, (8,), generator=g),
+        )
+        for s in range(2)
+    ]
     one = without_batchnorm(METHODS[cfg.method](cfg))
     two = without_batchnorm(METHODS[cfg.method](cfg))
     assert one.loss_switch.name == "rpc"

@@ -3,6 +3,7 @@
 is found because Hydra imports ``hydra_plugins.rpc_solo_plugin`` when solo's script starts (first test). The
 other runs execute the same script in the test process (``main_pretrain_in_process``) to save start-up time.
 """
+
 import json
 import math
 import os
@@ -37,9 +38,17 @@ def saved_args(folder):
 def test_simclr_yaml_with_only_method_rpc_trains_with_online_linear_and_knn(digits_folder, tmp_path):
     """solo's cifar simclr.yaml, ``method=rpc``, CPU/data overrides only: trains, validates (solo's online
     linear classifier and kNN), and solo's Checkpointer saves under ``<dir>/rpc/`` with RPC's defaults."""
-    proc = run_main_pretrain(tmp_path, cpu_overrides(
-        digits_folder, val_batches="+limit_val_batches=1.0", knn="+knn_eval.enabled=True", knn_k="+knn_eval.k=5",
-        checkpoint="checkpoint.enabled=True", checkpoint_dir=f"checkpoint.dir={tmp_path}/ckpt"))
+    proc = run_main_pretrain(
+        tmp_path,
+        cpu_overrides(
+            digits_folder,
+            val_batches="+limit_val_batches=1.0",
+            knn="+knn_eval.enabled=True",
+            knn_k="+knn_eval.k=5",
+            checkpoint="checkpoint.enabled=True",
+            checkpoint_dir=f"checkpoint.dir={tmp_path}/ckpt",
+        ),
+    )
     assert_ok(proc)
     metrics, _ = logged_metrics(tmp_path)
     assert math.isfinite(metrics["train_rpc_loss_epoch"]), metrics
@@ -58,8 +67,11 @@ def test_simclr_yaml_with_only_method_rpc_trains_with_online_linear_and_knn(digi
 def test_loss_switch_from_the_command_line(digits_folder, tmp_path, monkeypatch, loss):
     """One key switches the objective; ``+`` because simclr.yaml has no ``loss`` (the older spelling
     ``method_kwargs.loss`` is still read for method rpc, test_loss_switch_config)."""
-    main_pretrain_in_process(tmp_path, cpu_overrides(digits_folder, loss=f"+loss={loss}",
-                                                     train_batches="+limit_train_batches=1"), monkeypatch)
+    main_pretrain_in_process(
+        tmp_path,
+        cpu_overrides(digits_folder, loss=f"+loss={loss}", train_batches="+limit_train_batches=1"),
+        monkeypatch,
+    )
     metrics, _ = logged_metrics(tmp_path)
     assert math.isfinite(metrics[f"train_{loss}_loss_epoch"]), metrics
     assert "train_rpc_loss_epoch" not in metrics
@@ -67,9 +79,17 @@ def test_loss_switch_from_the_command_line(digits_folder, tmp_path, monkeypatch,
 
 def test_timm_backbone_by_name(digits_folder, tmp_path, monkeypatch):
     """``backbone.name=timm_<name>``: rpc_solo adds timm backbones to solo's ``BaseMethod._BACKBONES``."""
-    main_pretrain_in_process(tmp_path, cpu_overrides(
-        digits_folder, backbone="backbone.name=timm_resnet10t", train_batches="+limit_train_batches=1",
-        checkpoint="checkpoint.enabled=True", checkpoint_dir=f"checkpoint.dir={tmp_path}/ckpt"), monkeypatch)
+    main_pretrain_in_process(
+        tmp_path,
+        cpu_overrides(
+            digits_folder,
+            backbone="backbone.name=timm_resnet10t",
+            train_batches="+limit_train_batches=1",
+            checkpoint="checkpoint.enabled=True",
+            checkpoint_dir=f"checkpoint.dir={tmp_path}/ckpt",
+        ),
+        monkeypatch,
+    )
     metrics, _ = logged_metrics(tmp_path)
     assert math.isfinite(metrics["train_rpc_loss_epoch"])
     (ckpt,) = checkpoints(tmp_path / "ckpt")
@@ -80,18 +100,22 @@ def test_timm_backbone_by_name(digits_folder, tmp_path, monkeypatch):
 
 def test_bad_loss_from_solo_script_names_the_key(digits_folder, tmp_path):
     """What a user sees from solo's script in a fresh process (Hydra prints the ValueError's message)."""
-    proc = run_main_pretrain(tmp_path, cpu_overrides(digits_folder, loss="+method_kwargs.loss=simclr2"),
-                             env={"HYDRA_FULL_ERROR": "0"})
+    proc = run_main_pretrain(
+        tmp_path, cpu_overrides(digits_folder, loss="+method_kwargs.loss=simclr2"), env={"HYDRA_FULL_ERROR": "0"}
+    )
     assert proc.returncode != 0
     assert "loss='simclr2' is not a known objective" in proc.stderr, proc.stderr[-3000:]
 
 
-@pytest.mark.parametrize("override,message", [
-    ("+method_kwargs.beta=-0.5", r"loss_kwargs for loss='rpc'.*beta must be finite and >= 0"),
-    ("+loss_kwargs.gamma=-1", r"loss_kwargs for loss='rpc'.*gamma must be finite and >= 0"),
-    ("method_kwargs.temperature=0", r"method_kwargs.temperature=0\): temperature must be finite and > 1e-8"),
-    ("+method_kwargs.lossy=mio", "method_kwargs.lossy is not a setting of method rpc"),
-])
+@pytest.mark.parametrize(
+    "override,message",
+    [
+        ("+method_kwargs.beta=-0.5", r"loss_kwargs for loss='rpc'.*beta must be finite and >= 0"),
+        ("+loss_kwargs.gamma=-1", r"loss_kwargs for loss='rpc'.*gamma must be finite and >= 0"),
+        ("method_kwargs.temperature=0", r"method_kwargs.temperature=0\): temperature must be finite and > 1e-8"),
+        ("+method_kwargs.lossy=mio", "method_kwargs.lossy is not a setting of method rpc"),
+    ],
+)
 def test_bad_config_names_the_key(digits_folder, tmp_path, monkeypatch, override, message):
     """solo's script fails when it builds the method, before any data is read or a step is taken."""
     with pytest.raises(ValueError, match=message):
@@ -147,8 +171,12 @@ def test_batch_of_one_sample_same_outcome_as_solo_simclr(tmp_path, monkeypatch, 
     from rpc_solo.data import export
 
     data = export("digits", str(tmp_path / "digits64"), n_train=8, n_val=4, size=64)
-    overrides = cpu_overrides(data, method=f"method={method}", batch_size="optimizer.batch_size=1",
-                              **fixed_augmentations(tmp_path / "conf", crop_size=64))
+    overrides = cpu_overrides(
+        data,
+        method=f"method={method}",
+        batch_size="optimizer.batch_size=1",
+        **fixed_augmentations(tmp_path / "conf", crop_size=64),
+    )
     main_pretrain_in_process(tmp_path, overrides, monkeypatch)
     metrics, _ = logged_metrics(tmp_path)
     loss = metrics["train_nce_loss_epoch" if method == "simclr" else "train_rpc_loss_epoch"]

@@ -9,6 +9,7 @@ weights must equal A's. Each epoch is ONE batch holding the whole 32-image train
 augmentations, so solo's shuffling cannot make the runs see different data (the losses are permutation
 invariant).
 """
+
 import pytest
 
 from integration_tests.solo.conftest import require_era
@@ -40,11 +41,19 @@ def test_auto_resume_continues_like_an_uninterrupted_run(tmp_path, monkeypatch, 
 
     def overrides(ckpt_dir, **extra):
         return cpu_overrides(
-            data, loss=f"+method_kwargs.loss={loss}", max_epochs="max_epochs=2", train_batches="+limit_train_batches=1",
-            checkpoint="checkpoint.enabled=True", checkpoint_dir=f"checkpoint.dir={ckpt_dir}",
-            auto_resume="auto_resume.enabled=True", interval="+scheduler.interval=epoch",
-            warmup="+scheduler.warmup_epochs=1", warmup_lr="+scheduler.warmup_start_lr=0.01",
-            **fixed_augmentations(tmp_path / "conf"), **extra)
+            data,
+            loss=f"+method_kwargs.loss={loss}",
+            max_epochs="max_epochs=2",
+            train_batches="+limit_train_batches=1",
+            checkpoint="checkpoint.enabled=True",
+            checkpoint_dir=f"checkpoint.dir={ckpt_dir}",
+            auto_resume="auto_resume.enabled=True",
+            interval="+scheduler.interval=epoch",
+            warmup="+scheduler.warmup_epochs=1",
+            warmup_lr="+scheduler.warmup_start_lr=0.01",
+            **fixed_augmentations(tmp_path / "conf"),
+            **extra,
+        )
 
     (tmp_path / "a").mkdir(), (tmp_path / "b1").mkdir(), (tmp_path / "b2").mkdir()
     main_pretrain_in_process(tmp_path / "a", overrides(tmp_path / "ckpt_a"), monkeypatch)

@@ -6,6 +6,7 @@ solo's own augmentation pipeline on real digit images, so both runs see the same
 SGD momentum and the cosine schedule must all come back for the epoch-2 losses to match.
 RPC: Tsai et al., ICLR 2021, arXiv 2103.11275.
 """
+
 import pytest
 
 from integration_tests.solo.conftest import require_era
@@ -20,10 +21,44 @@ from rpc_solo.data import export  # noqa: E402
 from rpc_solo.pretrain import build_loaders, parse_args  # noqa: E402
 
 FLAGS = [
-    "--method", "rpc", "--dataset", "custom", "--train_dir", "train", "--val_dir", "val", "--encoder", "resnet18",
-    "--optimizer", "sgd", "--scheduler", "cosine", "--lr", "0.3", "--batch_size", "32", "--max_epochs", "2",
-    "--brightness", "0.4", "--contrast", "0.4", "--saturation", "0.2", "--hue", "0.1", "--crop_size", "32",
-    "--proj_hidden_dim", "64", "--proj_output_dim", "32", "--temperature", "0.2", "--num_workers", "0",
+    "--method",
+    "rpc",
+    "--dataset",
+    "custom",
+    "--train_dir",
+    "train",
+    "--val_dir",
+    "val",
+    "--encoder",
+    "resnet18",
+    "--optimizer",
+    "sgd",
+    "--scheduler",
+    "cosine",
+    "--lr",
+    "0.3",
+    "--batch_size",
+    "32",
+    "--max_epochs",
+    "2",
+    "--brightness",
+    "0.4",
+    "--contrast",
+    "0.4",
+    "--saturation",
+    "0.2",
+    "--hue",
+    "0.1",
+    "--crop_size",
+    "32",
+    "--proj_hidden_dim",
+    "64",
+    "--proj_output_dim",
+    "32",
+    "--temperature",
+    "0.2",
+    "--num_workers",
+    "0",
 ]
 
 
@@ -44,8 +79,16 @@ def recording(cls):
 
 
 def trainer(max_epochs, **kwargs):
-    return Trainer(max_epochs=max_epochs, gpus=None, logger=False, checkpoint_callback=False,
-                   progress_bar_refresh_rate=0, weights_summary=None, num_sanity_val_steps=0, **kwargs)
+    return Trainer(
+        max_epochs=max_epochs,
+        gpus=None,
+        logger=False,
+        checkpoint_callback=False,
+        progress_bar_refresh_rate=0,
+        weights_summary=None,
+        num_sanity_val_steps=0,
+        **kwargs,
+    )
 
 
 @pytest.mark.parametrize("loss", ["rpc", "mio"])

@@ -1,4 +1,5 @@
 """method: rpc through solo-learn 1.0.2's own classes, parser and launcher (real solo, torch 1.9.1, PL 1.4.7)."""
+
 import os
 import subprocess
 import sys
@@ -30,8 +31,15 @@ def fit(data_dir, *extra, steps=3):
     args = parse_args(solo_flags(data_dir, *extra))
     model = METHODS[args.method](**args.__dict__)
     train_loader, _ = build_loaders(args)
-    trainer = pl.Trainer(max_steps=steps, gpus=None, logger=False, checkpoint_callback=False,
-                         progress_bar_refresh_rate=0, weights_summary=None, num_sanity_val_steps=0)
+    trainer = pl.Trainer(
+        max_steps=steps,
+        gpus=None,
+        logger=False,
+        checkpoint_callback=False,
+        progress_bar_refresh_rate=0,
+        weights_summary=None,
+        num_sanity_val_steps=0,
+    )
     trainer.fit(model, train_loader)
     return model, trainer, train_loader, args
 
@@ -69,17 +77,28 @@ def test_checkpoint_resume_gives_identical_loss(digits_folder, tmp_path):
     torch.testing.assert_close(model.contrastive_loss(*z_a), restored.contrastive_loss(*z_b), rtol=0, atol=0)
     assert restored.loss_name == "rpc" and restored.contrastive_loss.objective == "rpc"
     # and training resumes from the checkpoint's step
-    resumed = pl.Trainer(max_steps=4, gpus=None, logger=False, checkpoint_callback=False, progress_bar_refresh_rate=0,
-                         weights_summary=None, num_sanity_val_steps=0, resume_from_checkpoint=path)
+    resumed = pl.Trainer(
+        max_steps=4,
+        gpus=None,
+        logger=False,
+        checkpoint_callback=False,
+        progress_bar_refresh_rate=0,
+        weights_summary=None,
+        num_sanity_val_steps=0,
+        resume_from_checkpoint=path,
+    )
     resumed.fit(restored, loader)
     assert resumed.global_step == 4 and torch.isfinite(resumed.callback_metrics["train_rpc_loss"])
 
 
-@pytest.mark.parametrize("flags,message", [
-    (["--loss", "simclr2"], "--loss='simclr2' is not a known objective"),
-    (["--beta", "-0.5"], "--beta must be >= 0"),
-    (["--gamma", "-1"], "--gamma must be >= 0"),
-])
+@pytest.mark.parametrize(
+    "flags,message",
+    [
+        (["--loss", "simclr2"], "--loss='simclr2' is not a known objective"),
+        (["--beta", "-0.5"], "--beta must be >= 0"),
+        (["--gamma", "-1"], "--gamma must be >= 0"),
+    ],
+)
 def test_bad_config_names_the_key(digits_folder, flags, message):
     args = parse_args(solo_flags(digits_folder, *flags))
     with pytest.raises(ValueError, match=message):
@@ -98,8 +117,9 @@ def run_launcher(*flags, timeout=150):
 
 
 def test_launcher_runs_one_epoch(digits_folder, tmp_path):
-    proc = run_launcher(*solo_flags(digits_folder, "--loss", "rpc", "--save_checkpoint", "--checkpoint_dir",
-                                    str(tmp_path)))
+    proc = run_launcher(
+        *solo_flags(digits_folder, "--loss", "rpc", "--save_checkpoint", "--checkpoint_dir", str(tmp_path))
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     saved = [f for _, _, files in os.walk(tmp_path) for f in files if f.endswith(".ckpt")]
     assert saved, "solo's Checkpointer wrote no checkpoint"
@@ -107,8 +127,9 @@ def test_launcher_runs_one_epoch(digits_folder, tmp_path):
 
 def test_launcher_two_cpu_processes(digits_folder):
     """PL 1.4 ddp_cpu (spawn): two gloo processes, negatives gathered across ranks by rpc_plugins."""
-    proc = run_launcher(*solo_flags(digits_folder, "--loss", "rpc", "--accelerator", "ddp_cpu",
-                                    "--num_processes", "2", batch_size=16))
+    proc = run_launcher(
+        *solo_flags(digits_folder, "--loss", "rpc", "--accelerator", "ddp_cpu", "--num_processes", "2", batch_size=16)
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 

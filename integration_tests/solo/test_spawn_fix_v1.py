@@ -6,6 +6,7 @@ weight in place and every rank records what it reads. Without the fix rank 1 rea
 end with NaN/Inf weights); with the fix it keeps its own value, and DDP still keeps the now private
 weights equal across ranks after two steps on different data.
 """
+
 import json
 import os
 
@@ -51,8 +52,16 @@ class Probe(pl.LightningModule):
 
 def spawn_and_read(out_dir, callbacks):
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.randn(16, 4)), batch_size=4)
-    trainer = pl.Trainer(accelerator="ddp_cpu", num_processes=2, max_steps=2, logger=False, checkpoint_callback=False,
-                         progress_bar_refresh_rate=0, weights_summary=None, callbacks=callbacks)
+    trainer = pl.Trainer(
+        accelerator="ddp_cpu",
+        num_processes=2,
+        max_steps=2,
+        logger=False,
+        checkpoint_callback=False,
+        progress_bar_refresh_rate=0,
+        weights_summary=None,
+        callbacks=callbacks,
+    )
     trainer.fit(Probe(str(out_dir)), loader)
     return [json.loads((out_dir / f"rank{r}.json").read_text()) for r in (0, 1)]
 

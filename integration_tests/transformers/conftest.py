@@ -1,5 +1,6 @@
 """Tiny ``Wav2Vec2ForPreTraining`` models built from a config (nothing is downloaded) and batches drawn with
 transformers' own mask and distractor samplers."""
+
 import numpy as np
 import pytest
 import torch
@@ -8,12 +9,29 @@ import torch
 def tiny_config(**overrides):
     from transformers import Wav2Vec2Config
 
-    kw = dict(conv_dim=(16, 16, 16), conv_kernel=(10, 8, 4), conv_stride=(5, 4, 2), hidden_size=32,
-              num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, num_conv_pos_embeddings=8,
-              num_conv_pos_embedding_groups=2, codevector_dim=16, proj_codevector_dim=16, num_codevector_groups=2,
-              num_codevectors_per_group=8, num_negatives=10, hidden_dropout=0.0, attention_dropout=0.0,
-              activation_dropout=0.0, feat_proj_dropout=0.0, feat_quantizer_dropout=0.0, layerdrop=0.0,
-              final_dropout=0.0)
+    kw = dict(
+        conv_dim=(16, 16, 16),
+        conv_kernel=(10, 8, 4),
+        conv_stride=(5, 4, 2),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        num_conv_pos_embeddings=8,
+        num_conv_pos_embedding_groups=2,
+        codevector_dim=16,
+        proj_codevector_dim=16,
+        num_codevector_groups=2,
+        num_codevectors_per_group=8,
+        num_negatives=10,
+        hidden_dropout=0.0,
+        attention_dropout=0.0,
+        activation_dropout=0.0,
+        feat_proj_dropout=0.0,
+        feat_quantizer_dropout=0.0,
+        layerdrop=0.0,
+        final_dropout=0.0,
+    )
     kw.update(overrides)
     return Wav2Vec2Config(**kw)
 

@@ -1,4 +1,5 @@
 """Bad input gets a ValueError that names the problem, or HF's own (finite) value; never NaN."""
+
 import pytest
 import torch
 
@@ -35,16 +36,19 @@ def test_outputs_without_projected_states(forward):
         loss_fn(model)({"projected_states": out.projected_states}, mask, negatives)
 
 
-@pytest.mark.parametrize("bad, match", [
-    (lambda m, n: (m[:, :-1], n), "mask_time_indices has shape"),
-    (lambda m, n: (m, n[:, :-1]), "sampled_negative_indices has shape"),
-    (lambda m, n: (m, n[..., :0]), "num_negatives >= 1"),
-    (lambda m, n: (m.float(), n), "bool or integer"),
-    (lambda m, n: (m.long() * 2, n), "only 0 and 1"),
-    (lambda m, n: (m, n.float()), "integer tensor"),
-    (lambda m, n: (m, n + 10_000), "index the flattened batch"),
-    (lambda m, n: (m, n - 10_000), "index the flattened batch"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (lambda m, n: (m[:, :-1], n), "mask_time_indices has shape"),
+        (lambda m, n: (m, n[:, :-1]), "sampled_negative_indices has shape"),
+        (lambda m, n: (m, n[..., :0]), "num_negatives >= 1"),
+        (lambda m, n: (m.float(), n), "bool or integer"),
+        (lambda m, n: (m.long() * 2, n), "only 0 and 1"),
+        (lambda m, n: (m, n.float()), "integer tensor"),
+        (lambda m, n: (m, n + 10_000), "index the flattened batch"),
+        (lambda m, n: (m, n - 10_000), "index the flattened batch"),
+    ],
+)
 def test_mismatched_shapes_dtypes_and_indices(forward, bad, match):
     model, out, mask, negatives = forward
     with pytest.raises(ValueError, match=match):

@@ -1,4 +1,5 @@
 """bf16 autocast: the scores are computed in float32 (as HF's cosine), the loss is finite and close to float32."""
+
 import pytest
 import torch
 

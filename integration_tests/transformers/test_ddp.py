@@ -1,4 +1,5 @@
 """Two gloo processes under DistributedDataParallel equal one process on the whole batch: loss and gradients."""
+
 import os
 
 import pytest
@@ -24,7 +25,8 @@ def step(model, x, mask, negatives, objective, weight):
     out = model(x, mask_time_indices=mask)
     module = model.module if hasattr(model, "module") else model
     result = Wav2Vec2PretrainingLoss(module.config, objective=objective, diversity_loss_weight=weight)(
-        out, mask, negatives)
+        out, mask, negatives
+    )
     result.loss.backward()
     grads = {n: p.grad.detach().clone() for n, p in module.named_parameters() if p.grad is not None}
     return result, grads
@@ -40,9 +42,17 @@ def worker(rank, init_file, out_dir, objectives, weight):
         x, mask, negatives = split(*make_batch(model.config, batch=4, seed=11), rank)
         for objective in objectives:
             result, grads = step(ddp, x, mask, negatives, objective, weight)
-            torch.save({"loss": result.loss.detach(), "contrastive": result.contrastive_loss.detach(),
-                        "diversity": result.diversity_loss.detach(), "num_masked": result.num_masked,
-                        "logs": result.logs, "grads": grads}, os.path.join(out_dir, f"{objective}_rank{rank}.pt"))
+            torch.save(
+                {
+                    "loss": result.loss.detach(),
+                    "contrastive": result.contrastive_loss.detach(),
+                    "diversity": result.diversity_loss.detach(),
+                    "num_masked": result.num_masked,
+                    "logs": result.logs,
+                    "grads": grads,
+                },
+                os.path.join(out_dir, f"{objective}_rank{rank}.pt"),
+            )
     finally:
         torch.distributed.destroy_process_group()
 
@@ -54,8 +64,9 @@ OBJECTIVES = ("rpc", "infonce", "dv")  # pooled moments, per-anchor cross-entrop
 def ddp_runs(tmp_path_factory):
     """One spawn of two gloo ranks; each saves its loss, logs and gradients per objective."""
     out = tmp_path_factory.mktemp("ddp")
-    mp.start_processes(worker, args=(str(out / "init"), str(out), OBJECTIVES, 0.1), nprocs=WORLD, join=True,
-                       start_method="spawn")
+    mp.start_processes(
+        worker, args=(str(out / "init"), str(out), OBJECTIVES, 0.1), nprocs=WORLD, join=True, start_method="spawn"
+    )
     return out
 
 
@@ -81,8 +92,9 @@ def test_two_gloo_ranks_equal_one_process(objective, ddp_runs):
         assert rank["num_masked"] == single.num_masked == int(mask.sum())
         torch.testing.assert_close(rank["contrastive"], single.contrastive_loss.detach(), rtol=1e-5, atol=0)
         assert abs(float(rank["diversity"]) - diversity) <= 1e-5 * abs(diversity)
-        torch.testing.assert_close(rank["loss"], single.contrastive_loss.detach() + weight * rank["diversity"],
-                                   rtol=1e-5, atol=0)
+        torch.testing.assert_close(
+            rank["loss"], single.contrastive_loss.detach() + weight * rank["diversity"], rtol=1e-5, atol=0
+        )
         for key in ("E_pos", "E_neg", "mi_nce", "num_negatives"):
             assert abs(rank["logs"][key] - single.logs[key]) <= 1e-5 * max(1.0, abs(single.logs[key])), key
     # DDP's averaged gradient equals the one-process gradient; only the contrastive part is compared exactly

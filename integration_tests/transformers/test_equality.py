@@ -1,5 +1,6 @@
 """objective="infonce" equals HF's own Wav2Vec2ForPreTraining loss in value and gradients; every objective
 equals a slow reference written from the formulas on HF's logits."""
+
 import math
 
 import pytest
@@ -86,10 +87,14 @@ def slow_logits(out, mask, negatives, temperature):
         row = [float(torch.dot(c[b, t], own) / (c[b, t].norm() * own.norm())) / temperature]
         for k in negatives[b, t].tolist():
             other = flat[k]
-            same = bool((out.projected_quantized_states.reshape(-1, q.shape[-1])[k]
-                         == out.projected_quantized_states[b, t]).all())
-            row.append(-math.inf if same else float(torch.dot(c[b, t], other) / (c[b, t].norm() * other.norm()))
-                       / temperature)
+            same = bool(
+                (
+                    out.projected_quantized_states.reshape(-1, q.shape[-1])[k] == out.projected_quantized_states[b, t]
+                ).all()
+            )
+            row.append(
+                -math.inf if same else float(torch.dot(c[b, t], other) / (c[b, t].norm() * other.norm())) / temperature
+            )
         rows.append(row)
     return torch.tensor(rows, dtype=torch.float64)
 
@@ -103,7 +108,7 @@ def reference_objective(name, f, hyper):
         return float((torch.logsumexp(f, dim=1) - pos).mean())
     if name == "rpc":
         a, b, g = hyper["alpha"], hyper["beta"], hyper["gamma"]
-        return -float(pos.mean() - a * q.mean() - b / 2 * (pos ** 2).mean() - g / 2 * (q ** 2).mean())
+        return -float(pos.mean() - a * q.mean() - b / 2 * (pos**2).mean() - g / 2 * (q**2).mean())
     if name == "nwj":
         return -float(pos.mean() - torch.exp(q - 1).mean())
     if name == "dv":
@@ -119,8 +124,9 @@ def test_every_objective_on_hf_scores_matches_its_formula(name):
     x, mask, negatives = make_batch(model.config, batch=2, seed=4)
     with torch.no_grad():
         out = model(x, mask_time_indices=mask)
-    loss_fn = Wav2Vec2PretrainingLoss(model.config, objective=name, alpha=0.5, beta=0.02, gamma=0.2,
-                                      diversity_loss_weight=0.0)
+    loss_fn = Wav2Vec2PretrainingLoss(
+        model.config, objective=name, alpha=0.5, beta=0.02, gamma=0.2, diversity_loss_weight=0.0
+    )
     result = loss_fn(out, mask, negatives)
     assert torch.isfinite(result.loss)
     f = slow_logits(out, mask, negatives, model.config.contrastive_logits_temperature) * loss_fn.critic_scale

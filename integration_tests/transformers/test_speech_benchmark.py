@@ -1,4 +1,5 @@
 """A seconds-long run of the HF speech benchmark (benchmarks/speech/run_hf.py): tuning, seeds, probes, tables."""
+
 import json
 import os
 import subprocess
@@ -11,9 +12,24 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 @pytest.mark.timeout(400)
 def test_run_hf_smoke(tmp_path):
-    cmd = [sys.executable, os.path.join(ROOT, "benchmarks", "speech", "run_hf.py"), "--data", str(tmp_path / "data"),
-           "--out", str(tmp_path / "out"), "--utterances", "15", "--steps", "2", "--seeds", "1", "--tune-trials", "2",
-           "--batch-size", "4"]
+    cmd = [
+        sys.executable,
+        os.path.join(ROOT, "benchmarks", "speech", "run_hf.py"),
+        "--data",
+        str(tmp_path / "data"),
+        "--out",
+        str(tmp_path / "out"),
+        "--utterances",
+        "15",
+        "--steps",
+        "2",
+        "--seeds",
+        "1",
+        "--tune-trials",
+        "2",
+        "--batch-size",
+        "4",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"), timeout=380)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     saved = json.load(open(tmp_path / "out" / "results.json"))

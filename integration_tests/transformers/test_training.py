@@ -1,4 +1,5 @@
 """Where users train: the loss line of HF's pretraining loop, transformers.Trainer, and the example on flite."""
+
 import math
 import os
 import subprocess
@@ -28,12 +29,25 @@ def trainer_for(model, objective, steps, tmp_path):
 
     from rpc_transformers.trainer import RPCPretrainingTrainer
 
-    args = TrainingArguments(output_dir=str(tmp_path), max_steps=steps, learning_rate=1e-3,
-                             per_device_train_batch_size=4, logging_steps=2, save_strategy="no", report_to=[],
-                             use_cpu=True, disable_tqdm=True, seed=0)
-    return RPCPretrainingTrainer(model=model, args=args, train_dataset=waves(),
-                                 data_collator=PretrainingCollator(model.config, mask_prob=0.5, mask_length=3),
-                                 rpc_loss=Wav2Vec2PretrainingLoss(model.config, objective=objective))
+    args = TrainingArguments(
+        output_dir=str(tmp_path),
+        max_steps=steps,
+        learning_rate=1e-3,
+        per_device_train_batch_size=4,
+        logging_steps=2,
+        save_strategy="no",
+        report_to=[],
+        use_cpu=True,
+        disable_tqdm=True,
+        seed=0,
+    )
+    return RPCPretrainingTrainer(
+        model=model,
+        args=args,
+        train_dataset=waves(),
+        data_collator=PretrainingCollator(model.config, mask_prob=0.5, mask_length=3),
+        rpc_loss=Wav2Vec2PretrainingLoss(model.config, objective=objective),
+    )
 
 
 def test_trainer_compute_loss_is_hf_loss_per_masked_frame(tmp_path):
@@ -66,8 +80,17 @@ def test_loop_loss_line_trains_and_reports(capsys):
     model = tiny_model()
     collator = PretrainingCollator(model.config, mask_prob=0.5, mask_length=3)
     lines = []
-    losses = example.pretrain_loop(model, waves(), Wav2Vec2PretrainingLoss(model.config, objective="rpc"), collator,
-                                   steps=6, lr=1e-3, batch_size=4, log_every=3, log=lines.append)
+    losses = example.pretrain_loop(
+        model,
+        waves(),
+        Wav2Vec2PretrainingLoss(model.config, objective="rpc"),
+        collator,
+        steps=6,
+        lr=1e-3,
+        batch_size=4,
+        log_every=3,
+        log=lines.append,
+    )
     assert len(losses) == 6 and all(math.isfinite(v) for v in losses)
     assert len(lines) == 2 and all(k in lines[0] for k in ("E_pos", "E_neg", "mi_nce", "mi_rpc"))
 
@@ -76,9 +99,28 @@ def test_loop_loss_line_trains_and_reports(capsys):
 @pytest.mark.parametrize("mode", ["loop", "trainer"])
 def test_example_trains_on_flite_and_reports_probes(mode, tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    proc = subprocess.run([sys.executable, EXAMPLE, "--data", str(tmp_path / "speech"), "--utterances", "15",
-                           "--steps", "4", "--log-every", "2", "--batch-size", "4", "--mode", mode],
-                          capture_output=True, text=True, env=env, timeout=280)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            EXAMPLE,
+            "--data",
+            str(tmp_path / "speech"),
+            "--utterances",
+            "15",
+            "--steps",
+            "4",
+            "--log-every",
+            "2",
+            "--batch-size",
+            "4",
+            "--mode",
+            mode,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=280,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "E_pos" in proc.stdout and "E_neg" in proc.stdout and "mi_rpc" in proc.stdout
     assert "probe accuracy on held-out utterances: phone" in proc.stdout

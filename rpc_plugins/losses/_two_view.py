@@ -1,4 +1,5 @@
 """Shared machinery of the two-view losses: validation, normalisation, autocast, gathering."""
+
 import contextlib
 import warnings
 from typing import Optional, Set, Tuple
@@ -35,10 +36,13 @@ def warn_no_negatives(where: str) -> None:
     if where in _warned:
         return
     _warned.add(where)
-    warnings.warn(f"{where}: a batch of one sample has no negative pair; its negative terms are taken as 0 "
-                  "(expectations over an empty set), as lightly's NTXentLoss gives a finite loss there. "
-                  "Use drop_last=True, a memory bank or gather_distributed to avoid such batches.",
-                  NoNegativesWarning, stacklevel=3)
+    warnings.warn(
+        f"{where}: a batch of one sample has no negative pair; its negative terms are taken as 0 "
+        "(expectations over an empty set), as lightly's NTXentLoss gives a finite loss there. "
+        "Use drop_last=True, a memory bank or gather_distributed to avoid such batches.",
+        NoNegativesWarning,
+        stacklevel=3,
+    )
 
 
 class TwoViewLoss(nn.Module):
@@ -65,9 +69,13 @@ class TwoViewLoss(nn.Module):
         self.gather_distributed = bool(gather_distributed)
 
     def extra_repr(self) -> str:
-        return f"temperature={self.temperature}, normalize={self.normalize}, gather_distributed={self.gather_distributed}"
+        return (
+            f"temperature={self.temperature}, normalize={self.normalize}, gather_distributed={self.gather_distributed}"
+        )
 
-    def _views(self, out0: Tensor, out1: Tensor, negatives: Optional[Tensor]) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
+    def _views(
+        self, out0: Tensor, out1: Tensor, negatives: Optional[Tensor]
+    ) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
         check_embeddings(out0, out1, negatives)
         check_values(self.check_finite, {"out0": out0, "out1": out1, "negatives": negatives})
         z0, z1 = prepare_views(out0, out1, self.normalize)

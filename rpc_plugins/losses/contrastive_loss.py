@@ -12,6 +12,7 @@ MIO (Manna et al., arXiv 2111.12664) scales positives by 1/pos_temperature and n
 A batch of one sample without other negatives gives the objective's value over an empty negative
 set (``rpc_plugins.objectives.no_negatives``) and a one-time ``NoNegativesWarning``.
 """
+
 from typing import Dict, Optional
 
 import torch.nn.functional as F
@@ -52,16 +53,34 @@ class ContrastiveLoss(TwoViewLoss):
     True
     """
 
-    def __init__(self, objective: str = "infonce", temperature: float = 0.5, normalize: bool = True,
-                 gather_distributed: bool = False, check_finite="auto", **options):
+    def __init__(
+        self,
+        objective: str = "infonce",
+        temperature: float = 0.5,
+        normalize: bool = True,
+        gather_distributed: bool = False,
+        check_finite="auto",
+        **options,
+    ):
         super().__init__(temperature, normalize, gather_distributed, check_finite)
         self.objective = objective
         self._objective_fn = get_objective(objective)
         rpc_only = {k: options.pop(k) for k in ("distributed_mode", "method") if objective == "rpc" and k in options}
         knobs = objective_options(objective, options, temperature=self.temperature)  # ValueError on unknown keys
-        self._rpc = RPCLoss(knobs["alpha"], knobs["beta"], knobs["gamma"], temperature=temperature,
-                            normalize=normalize, gather_distributed=gather_distributed, check_finite=check_finite,
-                            **rpc_only) if objective == "rpc" else None
+        self._rpc = (
+            RPCLoss(
+                knobs["alpha"],
+                knobs["beta"],
+                knobs["gamma"],
+                temperature=temperature,
+                normalize=normalize,
+                gather_distributed=gather_distributed,
+                check_finite=check_finite,
+                **rpc_only,
+            )
+            if objective == "rpc"
+            else None
+        )
         self._mio = knobs if objective == "mio" else None
         self._knobs = knobs
         self.options = score_options(objective, knobs) if objective not in ("rpc", "mio") else {}
@@ -99,8 +118,9 @@ class ContrastiveLoss(TwoViewLoss):
             z0, z1 = prepare_views(out0, out1, self.normalize)
             queue = upcast(queue).to(z0.dtype)
             if self._rpc is not None:
-                moments = embedding_moments(z0, z1, self.temperature, False, queue, in_batch=False,
-                                            method=self._rpc.method)
+                moments = embedding_moments(
+                    z0, z1, self.temperature, False, queue, in_batch=False, method=self._rpc.method
+                )
                 loss = rpc_loss_from_moments(moments, **self.hyperparameters)
             elif self._mio is not None:
                 pos = (z0 * z1).sum(1) / self._mio["pos_temperature"]
@@ -122,8 +142,9 @@ class ContrastiveLoss(TwoViewLoss):
             if pairs.candidates.shape[0] <= 2 and (negatives is None or negatives.shape[0] == 0):
                 return self._without_negatives(z0, z1, pairs).to(self._output_dtype(out0))
             if self._mio is not None:
-                pos, neg, mask = two_view_scores(pairs, self._mio["neg_temperature"], negatives,
-                                                 pos_temperature=self._mio["pos_temperature"])
+                pos, neg, mask = two_view_scores(
+                    pairs, self._mio["neg_temperature"], negatives, pos_temperature=self._mio["pos_temperature"]
+                )
                 loss = self._objective_fn(pos, neg, mask)
                 if self._mio["l2_weight"] > 0:
                     loss = loss + self._mio["l2_weight"] * F.mse_loss(F.normalize(z0, dim=1), F.normalize(z1, dim=1))

@@ -11,6 +11,7 @@ authors' SimCLR code. The loss is
 with E_Q normalised by the number of negative pairs, 2N * 2(N - 1) over both directions, i.e. the
 mean of the a->b and b->a directions: symmetric in (out0, out1).
 """
+
 from typing import Optional
 
 import torch
@@ -106,8 +107,10 @@ class RPCLoss(TwoViewLoss):
         return cls(**{**_PAPER_PRESETS[setting], **overrides})
 
     def extra_repr(self) -> str:
-        return (f"alpha={self.alpha}, beta={self.beta}, gamma={self.gamma}, {super().extra_repr()}, "
-                f"distributed_mode={self.distributed_mode!r}, method={self.method!r}")
+        return (
+            f"alpha={self.alpha}, beta={self.beta}, gamma={self.gamma}, {super().extra_repr()}, "
+            f"distributed_mode={self.distributed_mode!r}, method={self.method!r}"
+        )
 
     def forward(self, out0: Tensor, out1: Tensor, negatives: Optional[Tensor] = None) -> Tensor:
         """Loss of views ``out0, out1 (N, D)``; ``negatives (M, D)`` are extra negatives for all anchors."""
@@ -126,13 +129,15 @@ class RPCLoss(TwoViewLoss):
         reduction = "local"
         if self.gather_distributed and distributed.is_distributed():
             reduction = "all_reduce" if self.distributed_mode == "moments" else "gather"
-        moments = embedding_moments(out0, out1, self.temperature, self.normalize, negatives, reduction=reduction,
-                                    method=self.method)
+        moments = embedding_moments(
+            out0, out1, self.temperature, self.normalize, negatives, reduction=reduction, method=self.method
+        )
         # the moments are finite when the inputs are (the positive scores see every row of out0 and out1;
         # the negatives' sum is added since the dense path skips -inf scores): no extra pass over the batch
         witness = [moments.pos_sq_sum, moments.neg_sq_sum]
         if negatives is not None:
             witness.append(negatives.sum(dtype=torch.float64))
-        check_values(self.check_finite, {"out0": out0, "out1": out1, "negatives": negatives},
-                     witness=torch.stack(witness))
+        check_values(
+            self.check_finite, {"out0": out0, "out1": out1, "negatives": negatives}, witness=torch.stack(witness)
+        )
         return moments

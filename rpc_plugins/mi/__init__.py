@@ -12,12 +12,36 @@ can be checked on an exact optimal critic.
 >>> round(float(estimate("infonce", torch.zeros(8, 8))), 6)  # an uninformative critic: I_NCE = 0
 0.0
 """
+
 from . import gaussian
 from .critics import ConcatCritic, RPCRatioHead, SeparableCritic, rpc_score_from_log_ratio
-from .estimators import (DEFAULT_HYPER, ESTIMATES, RPC_FORMS, estimate, rpc_estimate, rpc_log_ratio, rpc_ratio, split_scores,
-                         training_loss)
+from .estimators import (
+    DEFAULT_HYPER,
+    ESTIMATES,
+    RPC_FORMS,
+    estimate,
+    rpc_estimate,
+    rpc_log_ratio,
+    rpc_ratio,
+    split_scores,
+    training_loss,
+)
 from .train import train_critic
 
-__all__ = ["gaussian", "SeparableCritic", "ConcatCritic", "RPCRatioHead", "rpc_score_from_log_ratio", "estimate",
-           "rpc_estimate", "rpc_ratio", "rpc_log_ratio", "RPC_FORMS",
-           "split_scores", "training_loss", "train_critic", "ESTIMATES", "DEFAULT_HYPER"]
+__all__ = [
+    "gaussian",
+    "SeparableCritic",
+    "ConcatCritic",
+    "RPCRatioHead",
+    "rpc_score_from_log_ratio",
+    "estimate",
+    "rpc_estimate",
+    "rpc_ratio",
+    "rpc_log_ratio",
+    "RPC_FORMS",
+    "split_scores",
+    "training_loss",
+    "train_critic",
+    "ESTIMATES",
+    "DEFAULT_HYPER",
+]

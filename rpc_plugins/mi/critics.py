@@ -61,7 +61,7 @@ class ConcatCritic(nn.Module):
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         first = self.net[0]
         assert isinstance(first, nn.Linear)
-        w_x, w_y = first.weight[:, :self.x_dim], first.weight[:, self.x_dim:]
+        w_x, w_y = first.weight[:, : self.x_dim], first.weight[:, self.x_dim :]
         h = (x @ w_x.t() + first.bias)[:, None, :] + (y @ w_y.t())[None, :, :]  # (B, B, hidden)
         return self.net[1:](h).squeeze(-1)
 

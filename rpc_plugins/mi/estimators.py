@@ -8,6 +8,7 @@ off-diagonal entries the negative pairs (product of marginals).
 >>> round(float(estimate("dv", s)), 4) == round(float(3.0 - torch.log(torch.tensor(1.0))), 4)
 True
 """
+
 import math
 from typing import Dict, Tuple
 
@@ -99,8 +100,14 @@ def rpc_log_ratio(scores: Tensor, alpha: float, beta: float, gamma: float, eps: 
 RPC_FORMS = ("per_sample", "batch_mean", "dv", "dv_clip")
 
 
-def rpc_estimate(scores: Tensor, alpha: float = 1.0, beta: float = 1e-4, gamma: float = 1.0, form: str = "per_sample",
-                 clip: float = 5.0) -> Tensor:
+def rpc_estimate(
+    scores: Tensor,
+    alpha: float = 1.0,
+    beta: float = 1e-4,
+    gamma: float = 1.0,
+    form: str = "per_sample",
+    clip: float = 5.0,
+) -> Tensor:
     """MI from a trained RPC critic (Tsai et al. 2021), reading the ratio r(f) = (gamma f + alpha) / (1 - beta f).
 
     form="per_sample" (default): mean_i log r(f_ii), the sample mean of E_P[log r] = KL(P || Q) = I(X; Y)
@@ -134,8 +141,13 @@ def rpc_estimate(scores: Tensor, alpha: float = 1.0, beta: float = 1e-4, gamma: 
     return e_p - _log_mean_exp(log_r_neg)
 
 
-ESTIMATES = {"infonce": infonce_estimate, "nwj": nwj_estimate, "dv": dv_estimate, "js": js_estimate,
-             "smile": smile_estimate}
+ESTIMATES = {
+    "infonce": infonce_estimate,
+    "nwj": nwj_estimate,
+    "dv": dv_estimate,
+    "js": js_estimate,
+    "smile": smile_estimate,
+}
 
 
 def estimate(name: str, scores: Tensor, **hyper) -> Tensor:

@@ -3,6 +3,7 @@
 x ~ N(0, I_d), y = rho x + sqrt(1 - rho^2) eps: MI = -(d/2) log(1 - rho^2). The cubic task feeds
 y^3 (an invertible map: same MI).
 """
+
 import math
 from typing import Tuple
 
@@ -22,14 +23,14 @@ def rho_for_mi(mi: float, dim: int = 20) -> float:
 
 
 def gaussian_mi(rho: float, dim: int = 20) -> float:
-    return -0.5 * dim * math.log(1.0 - rho ** 2)
+    return -0.5 * dim * math.log(1.0 - rho**2)
 
 
 def sample(batch: int, mi: float, dim: int = 20, cubic: bool = False, generator=None) -> Tuple[Tensor, Tensor]:
     rho = rho_for_mi(mi, dim)
     x = torch.randn(batch, dim, generator=generator)
-    y = rho * x + math.sqrt(1.0 - rho ** 2) * torch.randn(batch, dim, generator=generator)
-    return x, (y ** 3 if cubic else y)
+    y = rho * x + math.sqrt(1.0 - rho**2) * torch.randn(batch, dim, generator=generator)
+    return x, (y**3 if cubic else y)
 
 
 def log_ratio(x: Tensor, y: Tensor, mi: float, dim: int = 20, cubic: bool = False) -> Tensor:
@@ -51,5 +52,5 @@ def log_ratio(x: Tensor, y: Tensor, mi: float, dim: int = 20, cubic: bool = Fals
     x, y = x.double(), y.double()
     if cubic:
         y = torch.sign(y) * y.abs() ** (1.0 / 3.0)
-    quad = rho ** 2 * ((x * x).sum(1)[:, None] + (y * y).sum(1)[None, :]) - 2.0 * rho * (x @ y.t())
-    return mi - quad / (2.0 * (1.0 - rho ** 2))
+    quad = rho**2 * ((x * x).sum(1)[:, None] + (y * y).sum(1)[None, :]) - 2.0 * rho * (x @ y.t())
+    return mi - quad / (2.0 * (1.0 - rho**2))

@@ -1,5 +1,6 @@
 """Train a critic with any objective on a stream of batches and read off MI estimates per step
 (the training loop of Poole et al. 2019 / Song & Ermon 2020 / Tsai et al. 2021's MI notebooks)."""
+
 import math
 from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
@@ -9,10 +10,16 @@ from torch import Tensor, nn
 from .estimators import DEFAULT_HYPER, estimate, training_loss
 
 
-def train_critic(critic: nn.Module, objective: str, batches: Iterator[Tuple[Tensor, Tensor]], steps: int,
-                 lr: float = 1e-3, readouts: Optional[Dict[str, Callable[[Tensor], Tensor]]] = None,
-                 on_step: Optional[Callable[[int, Dict[str, List[float]]], None]] = None,
-                 **hyper) -> Dict[str, List[float]]:
+def train_critic(
+    critic: nn.Module,
+    objective: str,
+    batches: Iterator[Tuple[Tensor, Tensor]],
+    steps: int,
+    lr: float = 1e-3,
+    readouts: Optional[Dict[str, Callable[[Tensor], Tensor]]] = None,
+    on_step: Optional[Callable[[int, Dict[str, List[float]]], None]] = None,
+    **hyper,
+) -> Dict[str, List[float]]:
     """Adam on ``training_loss(objective, critic(x, y))`` for ``steps`` batches.
 
     Returns the trace of every readout (default: the objective's own estimator) per step, each read

@@ -9,6 +9,7 @@ in ``neg_mask`` marks an invalid negative) and returns the loss to minimise.
 >>> loss.shape
 torch.Size([])
 """
+
 from typing import Callable, Dict
 
 from .dv import dv_loss
@@ -29,7 +30,6 @@ OBJECTIVES: Dict[str, Callable] = {
     "smile": smile_loss,
     "mio": mio_loss,
 }
-
 
 
 def get_objective(name: str) -> Callable:

@@ -1,4 +1,5 @@
 """Shared plumbing of the objectives: validation, dtype policy, pooled means over valid negatives."""
+
 from typing import NamedTuple, Optional
 
 import torch

@@ -1,7 +1,8 @@
 """Donsker-Varadhan bound (as in MINE, Belghazi et al. 2018).
 
-    I_DV = E_P[f] - log E_Q[e^f],   loss = -I_DV
+I_DV = E_P[f] - log E_Q[e^f],   loss = -I_DV
 """
+
 from typing import Optional
 
 from torch import Tensor

@@ -3,6 +3,7 @@
 Per anchor i: -log( e^{pos_i} / (e^{pos_i} + sum_k e^{neg_ik}) ) over valid negatives, averaged
 over anchors. With the SimCLR 2N layout and f = cos/T this is NT-Xent (lightly's NTXentLoss).
 """
+
 from typing import Optional
 
 import torch

@@ -4,6 +4,7 @@
 
 This is exactly binary cross-entropy with logits: positives labelled 1, negatives 0.
 """
+
 from typing import Optional
 
 import torch.nn.functional as F

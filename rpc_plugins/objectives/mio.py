@@ -5,6 +5,7 @@ separately. On scores that is the JS objective; MIO's own ingredients live in th
 (separate temperatures for positives and negatives, and lambda * MSE between the normalised
 projections of the two views; see ``rpc_plugins.ContrastiveLoss(objective="mio")``).
 """
+
 from typing import Optional
 
 from torch import Tensor

@@ -16,6 +16,7 @@ score set without negatives: there it is a caller's error, not a batch-size edge
 >>> float(positive_only_loss("nwj", torch.tensor([3.0, 1.0])))
 -2.0
 """
+
 import torch.nn.functional as F
 from torch import Tensor
 

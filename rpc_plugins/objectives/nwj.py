@@ -1,7 +1,8 @@
 """NWJ bound (Nguyen, Wainwright, Jordan 2010; f-divergence form used by Poole et al. 2019).
 
-    I_NWJ = E_P[f] - e^{-1} E_Q[e^f],   loss = -I_NWJ
+I_NWJ = E_P[f] - e^{-1} E_Q[e^f],   loss = -I_NWJ
 """
+
 from typing import Optional
 
 from torch import Tensor
@@ -19,4 +20,3 @@ def nwj_loss(pos: Tensor, neg: Tensor, neg_mask: Optional[Tensor] = None) -> Ten
     s = prepare("nwj", pos, neg, neg_mask)
     # e^{-1} E_Q[e^f] = exp(log E_Q[e^f] - 1), via logsumexp so large scores do not overflow early.
     return -(s.pos.mean() - (pooled_log_mean_exp(s.neg, s) - 1.0).exp())
-

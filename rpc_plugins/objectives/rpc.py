@@ -9,6 +9,7 @@ No log and no exp: the objective is a quadratic in the scores, bounded above, an
 critic f* = (r - alpha) / (beta r + gamma) (r the density ratio p(x,y)/p(x)p(y)) is bounded in
 [-alpha/gamma, 1/beta].
 """
+
 from typing import Optional
 
 import torch
@@ -46,4 +47,6 @@ def rpc_loss(
     moments = ScoreMoments.from_scores(pos, neg, neg_mask)
     require_negatives("rpc", neg, moments.neg_count)
     # float64 moments; the loss in the scores' accumulation dtype, as every objective's
-    return rpc_loss_from_moments(moments, alpha, beta, gamma).to(torch.promote_types(upcast(pos).dtype, upcast(neg).dtype))
+    return rpc_loss_from_moments(moments, alpha, beta, gamma).to(
+        torch.promote_types(upcast(pos).dtype, upcast(neg).dtype)
+    )

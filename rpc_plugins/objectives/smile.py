@@ -7,6 +7,7 @@ Value: the DV bound with e^f clipped to [e^-clip, e^clip] in the partition term,
 gradient: the Jensen-Shannon objective's, as in the authors' code (the critic is trained with JS
 and SMILE is read off it): ``loss = js + (smile_value - js).detach()``.
 """
+
 from typing import Optional
 
 import torch
@@ -18,8 +19,9 @@ from .js import binary_pair_loss
 from ..knobs import SMILE_DEFAULTS
 
 
-def smile_loss(pos: Tensor, neg: Tensor, neg_mask: Optional[Tensor] = None, *,
-               clip: float = SMILE_DEFAULTS["clip"]) -> Tensor:
+def smile_loss(
+    pos: Tensor, neg: Tensor, neg_mask: Optional[Tensor] = None, *, clip: float = SMILE_DEFAULTS["clip"]
+) -> Tensor:
     """Negative SMILE value with the JS gradient.
 
     >>> import math, torch

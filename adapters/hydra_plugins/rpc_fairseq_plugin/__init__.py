@@ -41,7 +41,9 @@ def _rpc_registered() -> bool:
 
 def register_if_fairseq(modules: Optional[Mapping[str, object]] = None) -> bool:
     """Import ``rpc_fairseq`` when fairseq is already imported in this process; True if ``rpc`` is registered."""
-    return register_when_host_imported("fairseq", "fairseq.criterions", "rpc_fairseq", _rpc_registered, "fairseq criterion 'rpc'", modules)
+    return register_when_host_imported(
+        "fairseq", "fairseq.criterions", "rpc_fairseq", _rpc_registered, "fairseq criterion 'rpc'", modules
+    )
 
 
 register_if_fairseq()

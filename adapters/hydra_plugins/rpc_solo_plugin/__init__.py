@@ -31,7 +31,9 @@ def _rpc_registered() -> bool:
 
 def register_if_solo(modules: Optional[Mapping[str, object]] = None) -> bool:
     """Import ``rpc_solo`` when solo is already imported in this process; True if ``rpc`` is registered."""
-    return register_when_host_imported("solo", "solo.methods", "rpc_solo", _rpc_registered, "solo-learn method 'rpc'", modules)
+    return register_when_host_imported(
+        "solo", "solo.methods", "rpc_solo", _rpc_registered, "solo-learn method 'rpc'", modules
+    )
 
 
 register_if_solo()
