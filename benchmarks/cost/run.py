@@ -395,19 +395,20 @@ def main():
     command = "python benchmarks/cost/run.py " + shlex.join(sys.argv[1:])
     os.makedirs(args.out, exist_ok=True)
 
-    def save(rows, steps, partial=True):
-        host = machine.describe(device=args.device, threads=args.threads, load=True)  # the load as rows arrive
+    def save(rows, steps, partial=True, host=None):
+        host = host or machine.describe(device=args.device, threads=args.threads, load=True)  # the load as rows arrive
         write_json(
             os.path.join(args.out, "results.json"),
             dict(command=command, machine=host, rows=rows, steps=steps, **({"partial": True} if partial else {})),
         )
 
     rows, steps = run(args, on_row=save)
+    host = machine.describe(device=args.device, threads=args.threads, load=True)  # one reading for json and md
     parts = [
         "# Loss cost: RPCLoss (fused linear-time, dense) vs lightly NTXentLoss and DCLLoss",
         "",
         f"Command: `{command.strip()}` ({time.time() - started:.0f} s)  ",
-        f"Machine: {machine.describe(device=args.device, threads=args.threads, load=True)}  ",
+        f"Machine: {host}  ",
         f"Embedding dim {args.dim}, forward+backward with input gradients; each row in a fresh process, alone; "
         f"median of {args.repeats} runs alternating with the Gram floor (A^T A and B^T B of the same inputs, "
         "the least an exact linear-time RPC must compute); memory: peak growth during one forward+backward, "
@@ -422,7 +423,7 @@ def main():
         parts += ["Training step (small CNN + 128-d head, two views):", "", step_table(steps), ""]
     with open(os.path.join(args.out, "results.md"), "w") as f:
         f.write("\n".join(parts))
-    save(rows, steps, partial=False)
+    save(rows, steps, partial=False, host=host)
     plot(rows, os.path.join(args.out, "cost.png"))
     print("\n".join(parts))
 
