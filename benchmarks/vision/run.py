@@ -72,7 +72,7 @@ def min_grid(args):
 def item(part, objective, *, hyper=None, batch_size, lr, seed, samples, optimizer, split="test", **extra):
     """One planned run; ``run`` names its training configuration, ``key`` the row (part + run)."""
     hyper = dict(SPECS[objective].defaults if objective in SPECS else {}, **(hyper or {}))  # explicit = default
-    run = run_key(
+    config = dict(
         objective=objective,
         hyper=hyper,
         batch_size=batch_size,
@@ -82,20 +82,8 @@ def item(part, objective, *, hyper=None, batch_size, lr, seed, samples, optimize
         optimizer=optimizer,
         split=split,
     )
-    return dict(
-        part=part,
-        objective=objective,
-        hyper=hyper,
-        batch_size=batch_size,
-        lr=lr,
-        seed=seed,
-        samples=samples,
-        optimizer=optimizer,
-        split=split,
-        run=run,
-        key=f"{part}|{run}",
-        **extra,
-    )
+    run = run_key(**config)
+    return dict(part=part, **config, run=run, key=f"{part}|{run}", **extra)
 
 
 def trial_configs(args, name):
