@@ -9,26 +9,18 @@ import sys
 from integration_tests.fairseq.conftest import ROOT
 
 
-def test_speech_benchmark_smoke(speech_corpus, tmp_path):
-    cmd = [
-        sys.executable,
-        os.path.join(ROOT, "benchmarks", "speech", "run.py"),
-        "--data",
-        speech_corpus,
-        "--runs",
-        str(tmp_path / "runs"),
-        "--out",
-        str(tmp_path / "out"),
-        "--updates",
-        "6",
-        "--seeds",
-        "1",
-        "--log-interval",
-        "2",
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=dict(os.environ, OMP_NUM_THREADS="1"))
+def run_benchmark(corpus, tmp_path, *flags, timeout):
+    """benchmarks/speech/run.py on ``corpus`` with runs and results under ``tmp_path``, one seed; its results.json."""
+    cmd = [sys.executable, os.path.join(ROOT, "benchmarks", "speech", "run.py"), "--data", corpus]
+    cmd += ["--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), "--seeds", "1", *flags]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
-    result = json.load(open(tmp_path / "out" / "results.json"))
+    return json.load(open(tmp_path / "out" / "results.json"))
+
+
+def test_speech_benchmark_smoke(speech_corpus, tmp_path):
+    result = run_benchmark(speech_corpus, tmp_path, "--updates", "6", "--log-interval", "2", timeout=300)
     rows = result["rows"]
     assert [r["method"] for r in rows] == ["raw-features", "rpc", "rpc_a1", "infonce", "binary", "untrained"]
     for r in rows:
@@ -47,25 +39,7 @@ def test_speech_benchmark_smoke(speech_corpus, tmp_path):
 
 def test_speech_tuning_gives_every_criterion_the_same_trials(speech_corpus, tmp_path):
     """--tune-trials k: k trials for rpc, infonce and binary, selected on the carve, re-run as *_tuned rows."""
-    cmd = [
-        sys.executable,
-        os.path.join(ROOT, "benchmarks", "speech", "run.py"),
-        "--data",
-        speech_corpus,
-        "--runs",
-        str(tmp_path / "runs"),
-        "--out",
-        str(tmp_path / "out"),
-        "--updates",
-        "4",
-        "--seeds",
-        "1",
-        "--tune-trials",
-        "2",
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=dict(os.environ, OMP_NUM_THREADS="1"))
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
-    result = json.load(open(tmp_path / "out" / "results.json"))
+    result = run_benchmark(speech_corpus, tmp_path, "--updates", "4", "--tune-trials", "2", timeout=600)
     tuning = result["tuning"]
     assert set(tuning) == {"rpc", "infonce", "binary"}
     for criterion, rec in tuning.items():
