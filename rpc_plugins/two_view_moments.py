@@ -3,9 +3,9 @@
 Relative Predictive Coding (Tsai et al., ICLR 2021, arXiv 2103.11275, eq. 2; ``rpc_plugins.moments``)
 needs six numbers of the critic scores f(x, y) = <x, y> / T. ``embedding_moments`` fills them for
 
-* the two-view layout (SimCLR's 2N, ``in_batch=True``): anchors [out0; out1], each anchor's positive
+* the two-view layout (SimCLR's 2N, ``layout="two_view"``): anchors [out0; out1], each anchor's positive
   its other view, its negatives every other view (of every rank with a reduction) plus ``negatives``;
-* the queue / memory-bank layout (MoCo, ``in_batch=False``): anchors out0, positives out1, negatives
+* the queue / memory-bank layout (MoCo, ``layout="queue"``): anchors out0, positives out1, negatives
   the ``negatives`` rows only;
 
 each on one process ("local"), with the candidates of every rank ("gather", lightly's semantics: a
@@ -34,13 +34,14 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from .distributed import all_reduce_sum, is_distributed, world_size
+from .distributed import all_gather, all_reduce_sum, is_distributed, rank, world_size
 from .fused_statistics import AnchorSums, choose_method, view_statistics
 from .moments import Count, ScoreMoments
 from .pairing import prepare_views, two_view_pairs, two_view_pairs_across_ranks, two_view_scores
 
 _EXACT = torch.float64
 REDUCTIONS = ("local", "gather", "all_reduce")
+LAYOUTS = ("two_view", "queue", "cross")
 
 
 def embedding_moments(
@@ -50,7 +51,7 @@ def embedding_moments(
     normalize: bool = True,
     negatives: Optional[Tensor] = None,
     *,
-    in_batch: bool = True,
+    layout: str = "two_view",
     reduction: str = "local",
     method: str = "auto",
 ) -> ScoreMoments:
@@ -58,9 +59,11 @@ def embedding_moments(
 
     Args:
         normalize: L2-normalise every row (out0, out1 and negatives) first: the cosine critic.
-        negatives: ``(M, D)`` extra negatives of every anchor (a memory bank); with ``in_batch=False``
+        negatives: ``(M, D)`` extra negatives of every anchor (a memory bank); with ``layout="queue"``
             the only negatives (at least one row).
-        in_batch: True: the two-view 2N layout; False: the queue layout (anchors out0 only).
+        layout: "two_view" (SimCLR's 2N layout), "queue" (anchors out0, negatives the ``negatives`` rows
+            only) or "cross" (CLIP: anchors out0, candidates out1, positives the pairs (out0[k], out1[k]),
+            negatives every (out0[k], out1[j]), j != k; the text->image direction holds the same pairs).
         reduction: "local"; "gather" (candidates from every rank, equal batch sizes; in-batch layout
             only); "all_reduce" (the global moments on every rank; counts become tensors). Without
             torch.distributed both are "local".
@@ -72,11 +75,16 @@ def embedding_moments(
     """
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+    if layout == "cross":
+        return _cross_moments(out0, out1, temperature, normalize, negatives, reduction, method)
+    in_batch = layout == "two_view"
     extra = 0 if negatives is None else negatives.shape[0]
     if not in_batch and extra == 0:
-        raise ValueError("in_batch=False (queue layout) needs negatives with at least one row")
+        raise ValueError("layout='queue' needs negatives with at least one row")
     if not in_batch and reduction == "gather":
-        raise ValueError("reduction='gather' needs in_batch=True: the queue layout has no in-batch candidates")
+        raise ValueError("reduction='gather' needs an in-batch layout: the queue layout has no in-batch candidates")
     world = world_size() if reduction != "local" and is_distributed() else 1
     reduction = reduction if world > 1 else "local"
     n_anchor = (2 if in_batch else 1) * out0.shape[0]
@@ -161,4 +169,55 @@ def _assemble(
         moments = moments + ScoreMoments(
             zero, zero, 0, anchor.total @ q.total / t, (anchor.gram * q.gram).sum() / t**2, n_anchor * bank.shape[0]
         )
+    return moments
+
+
+def _cross_moments(
+    image: Tensor,
+    text: Tensor,
+    temperature: float,
+    normalize: bool,
+    negatives: Optional[Tensor],
+    reduction: str,
+    method: str,
+) -> ScoreMoments:
+    """The cross-modal (CLIP) layout: local rows of ``image`` against the ``text`` rows of every rank."""
+    if negatives is not None:
+        raise ValueError("layout='cross' takes no extra negatives")
+    world = world_size() if reduction != "local" and is_distributed() else 1
+    reduction = reduction if world > 1 else "local"
+    n, t = image.shape[0], temperature
+    path = choose_method(method, n, n * world, image.shape[1], reduction)
+    u, v = prepare_views(image, text, normalize)
+    if path == "dense":
+        candidates, offset = v, 0
+        if reduction == "gather":
+            candidates, offset = all_gather(v), rank() * n
+        scores = u @ candidates.t() / t
+        rows = torch.arange(n, device=u.device)
+        columns = torch.arange(candidates.shape[0], device=u.device)
+        positive = columns[None, :] == (rows + offset)[:, None]
+        pos = scores.gather(1, (rows + offset)[:, None]).squeeze(1)
+        moments = ScoreMoments.from_scores(pos, scores, ~positive, check_finite=False)
+        return moments._replace(neg_count=n * (n * world - 1))
+    positives = (u * v).sum(1)
+    pos_sum, pos_sq = positives.sum(dtype=_EXACT) / t, (positives.to(_EXACT) ** 2).sum() / t**2
+    images, texts = view_statistics(u, None, normalize=False), view_statistics(v, None, normalize=False)
+    total, gram, count = texts.total, texts.gram, n
+    if reduction == "gather":
+        total, gram, count = all_reduce_sum(total), all_reduce_sum(gram), n * world
+    elif reduction == "all_reduce":  # the global text count rides with the sum vector
+        packed = all_reduce_sum(torch.cat([total, torch.zeros_like(total[:1]) + n]))
+        total, count, gram = packed[:-1], packed[-1], all_reduce_sum(gram)
+    moments = ScoreMoments(
+        pos_sum=pos_sum,
+        pos_sq_sum=pos_sq,
+        pos_count=n,
+        neg_sum=images.total @ total / t - pos_sum,
+        neg_sq_sum=(images.gram * gram).sum() / t**2 - pos_sq,
+        neg_count=n * (count - 1),
+    )
+    if reduction == "all_reduce":  # moments add: the global batch's are the sum over ranks
+        zero = torch.zeros((), dtype=_EXACT, device=image.device)
+        moments = ScoreMoments(*all_reduce_sum(torch.stack([zero + m for m in moments])).unbind(0))
     return moments

@@ -46,7 +46,7 @@ class QueueRPC:
 
     def __call__(self, out0, out1, negatives=None):
         bank = negatives if negatives is not None else torch.ones(2, out0.shape[1], dtype=out0.dtype)
-        moments = rp.embedding_moments(out0, out1, 0.5, True, bank, in_batch=False, reduction=self.reduction)
+        moments = rp.embedding_moments(out0, out1, 0.5, True, bank, layout="queue", reduction=self.reduction)
         return rp.rpc_loss_from_moments(moments)
 
 

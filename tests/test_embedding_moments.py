@@ -36,7 +36,7 @@ def assert_moments(got, want):
 def test_queue_layout_is_anchors_against_the_queue_only(method, normalize):
     out0, out1, queue = views()
     z0, z1, q = (normalised(x, normalize) for x in (out0, out1, queue))
-    got = rp.embedding_moments(out0, out1, T, normalize, queue, in_batch=False, method=method)
+    got = rp.embedding_moments(out0, out1, T, normalize, queue, layout="queue", method=method)
     assert_moments(got, loop_moments(z0, z1, lambda i: list(q)))
     assert isinstance(got.neg_count, int)  # from shapes: nothing read from a device
 
@@ -58,11 +58,11 @@ def test_two_view_layout_excludes_self_and_partner(method, extra):
 
 def test_paths_have_equal_gradients_in_both_layouts():
     out0, out1, queue = views(n=6, d=5, m=4, seed=1)
-    for in_batch in (True, False):
+    for layout in ("two_view", "queue"):
         grads = []
         for method in ("dense", "gram"):
             a, b = out0.clone().requires_grad_(True), out1.clone().requires_grad_(True)
-            m = rp.embedding_moments(a, b, T, True, queue, in_batch=in_batch, method=method)
+            m = rp.embedding_moments(a, b, T, True, queue, layout=layout, method=method)
             rp.rpc_loss_from_moments(m).backward()
             grads.append((a.grad, b.grad))
         for x, y in zip(*grads):
@@ -82,9 +82,9 @@ def test_reductions_without_torch_distributed_are_local():
     "kwargs,message",
     [
         (dict(reduction="ring"), "reduction must be one of"),
-        (dict(in_batch=False), "needs negatives with at least one row"),
-        (dict(in_batch=False, negatives=torch.zeros(0, 4)), "needs negatives with at least one row"),
-        (dict(in_batch=False, negatives=torch.ones(2, 4), reduction="gather"), "needs in_batch=True"),
+        (dict(layout="queue"), "needs negatives with at least one row"),
+        (dict(layout="queue", negatives=torch.zeros(0, 4)), "needs negatives with at least one row"),
+        (dict(layout="queue", negatives=torch.ones(2, 4), reduction="gather"), "needs an in-batch layout"),
         (dict(method="fast"), "method must be"),
     ],
 )
@@ -139,3 +139,32 @@ def test_multi_positive_rpc_reads_no_value():
     loss = multi_positive_loss("rpc", scores, pos_mask, neg_mask)
     loss.backward()
     assert loss.shape == () and scores.grad.shape == scores.shape
+
+
+@pytest.mark.parametrize("method", ["dense", "gram"])
+@pytest.mark.parametrize("normalize", [True, False])
+def test_cross_layout_pairs_each_image_with_every_text(method, normalize):
+    image, text, _ = views(n=6, d=4)
+    u, v = normalised(image, normalize), normalised(text, normalize)
+    got = rp.embedding_moments(image, text, T, normalize, layout="cross", method=method)
+    assert_moments(got, loop_moments(u, v, lambda k: [v[j] for j in range(6) if j != k]))
+    assert isinstance(got.neg_count, int)
+
+
+def test_cross_layout_paths_have_equal_gradients():
+    image, text, _ = views(n=6, d=5, seed=2)
+    grads = []
+    for method in ("dense", "gram"):
+        a, b = image.clone().requires_grad_(True), text.clone().requires_grad_(True)
+        rp.rpc_loss_from_moments(rp.embedding_moments(a, b, T, True, layout="cross", method=method)).backward()
+        grads.append((a.grad, b.grad))
+    for x, y in zip(*grads):
+        torch.testing.assert_close(x, y, rtol=1e-10, atol=1e-12)
+
+
+def test_cross_layout_rejects_extra_negatives_and_unknown_layouts():
+    a = torch.randn(3, 4)
+    with pytest.raises(ValueError, match="takes no extra negatives"):
+        rp.embedding_moments(a, a, T, layout="cross", negatives=a)
+    with pytest.raises(ValueError, match="layout must be one of"):
+        rp.embedding_moments(a, a, T, layout="clip")

@@ -103,7 +103,7 @@ class ContrastiveLoss(TwoViewLoss):
         ``out1[i]``, the negatives are the ``queue (M, D)`` rows only (lightly's NTXentLoss with a
         memory bank). ``out0, out1`` are normalised here when ``normalize``; the queue is used as
         given (store its rows normalised, as lightly's and MoCo's banks do). RPC's moments come from
-        ``rpc_plugins.embedding_moments(in_batch=False)`` (fused statistics, no N x M matrix, unless the
+        ``rpc_plugins.embedding_moments(layout="queue")`` (fused statistics, no N x M matrix, unless the
         dense matrix is cheaper).
 
         >>> import torch
@@ -119,7 +119,7 @@ class ContrastiveLoss(TwoViewLoss):
             queue = upcast(queue).to(z0.dtype)
             if self._rpc is not None:
                 moments = embedding_moments(
-                    z0, z1, self.temperature, False, queue, in_batch=False, method=self._rpc.method
+                    z0, z1, self.temperature, False, queue, layout="queue", method=self._rpc.method
                 )
                 loss = rpc_loss_from_moments(moments, **self.hyperparameters)
             elif self._mio is not None:
