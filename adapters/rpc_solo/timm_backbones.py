@@ -1,8 +1,7 @@
 """timm backbones for solo-learn methods, added without forking solo.
 
-solo 1.0.2 hard-codes its encoder table inside ``BaseMethod.__init__``, so ``method: rpc`` takes
-``--timm_encoder_name`` and swaps the encoder in; solo's current main reads ``BaseMethod._BACKBONES``,
-so ``register_timm_backbones`` adds ``timm_<name>`` entries there (``backbone.name: timm_resnet10t``).
+solo-learn main reads its backbone table from ``BaseMethod._BACKBONES``, so ``register_timm_backbones`` adds
+``timm_<name>`` entries there (``backbone.name: timm_resnet10t``).
 """
 
 from functools import partial

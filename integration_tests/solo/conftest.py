@@ -1,13 +1,8 @@
-"""Shared helpers for the solo-learn integration tests, in both host eras.
+"""Shared helpers for the solo-learn main integration tests (``.venvs/solo-main``: Hydra API, Lightning 2).
 
-- solo-learn 1.0.2 (``.venvs/solo``: argparse API, PyTorch Lightning 1.4): ``solo_flags`` spells the flags of
-  solo's bash scripts for ``python -m rpc_solo.pretrain``.
-- solo-learn main (``.venvs/solo-main``: Hydra API, Lightning 2): ``run_main_pretrain`` runs solo's OWN
-  ``main_pretrain.py`` with solo's own ``scripts/pretrain/cifar/simclr.yaml`` in a fresh process, as a user
-  does; ``method=rpc`` is found through the ``hydra_plugins.rpc_solo_plugin`` hook, nothing else.
-
-A test module that only makes sense in one era starts with ``require_era("1.0.2")`` or ``require_era("main")``
-(a module-level skip that names the reason). RPC: Tsai et al., ICLR 2021, arXiv 2103.11275.
+``run_main_pretrain`` runs solo's OWN ``main_pretrain.py`` with solo's own ``scripts/pretrain/cifar/simclr.yaml``
+in a fresh process, as a user does; ``method=rpc`` is found through the ``hydra_plugins.rpc_solo_plugin`` hook,
+nothing else. RPC: Tsai et al., ICLR 2021, arXiv 2103.11275.
 """
 
 import csv
@@ -16,17 +11,6 @@ import subprocess
 import sys
 
 import pytest
-from solo.methods.base import BaseMethod
-
-HYDRA_API = hasattr(BaseMethod, "add_and_assert_specific_cfg")  # solo-learn main (1.0.6+) vs 1.0.2
-ERA = "main" if HYDRA_API else "1.0.2"
-
-
-def require_era(era):
-    """Skip the calling test module unless this environment has solo-learn ``era`` ("1.0.2" or "main")."""
-    if era != ERA:
-        other = {"main": "solo-learn main (Hydra API, Lightning 2)", "1.0.2": "solo-learn 1.0.2 (argparse API, PL 1.4)"}
-        pytest.skip(f"{other[era]} test; this environment has {other[ERA]}", allow_module_level=True)
 
 
 @pytest.fixture(scope="session")
@@ -34,60 +18,6 @@ def digits_folder(tmp_path_factory):
     from rpc_solo.data import export
 
     return export("digits", str(tmp_path_factory.mktemp("digits")), n_train=128, n_val=64, size=32)
-
-
-def solo_flags(data_dir, *extra, method="rpc", batch_size=32):
-    """The flags a solo-learn 1.0.2 bash script passes, sized for a CPU smoke run."""
-    return [
-        "--method",
-        method,
-        "--dataset",
-        "custom",
-        "--data_dir",
-        data_dir,
-        "--train_dir",
-        "train",
-        "--val_dir",
-        "val",
-        "--encoder",
-        "resnet18",
-        "--optimizer",
-        "sgd",
-        "--scheduler",
-        "cosine",
-        "--lr",
-        "0.1",
-        "--batch_size",
-        str(batch_size),
-        "--max_epochs",
-        "1",
-        "--brightness",
-        "0.4",
-        "--contrast",
-        "0.4",
-        "--saturation",
-        "0.2",
-        "--hue",
-        "0.1",
-        "--crop_size",
-        "32",
-        "--proj_hidden_dim",
-        "64",
-        "--proj_output_dim",
-        "32",
-        "--temperature",
-        "0.2",
-        "--num_workers",
-        "0",
-        "--progress_bar_refresh_rate",
-        "0",
-        "--limit_val_batches",
-        "1",
-        *extra,
-    ]
-
-
-# ---------------------------------------------------------------- solo-learn main (Hydra API)
 
 
 def solo_checkout():
@@ -107,7 +37,7 @@ def solo_checkout():
 def cpu_overrides(data_dir, **changes):
     """Hydra overrides that turn solo's cifar ``simclr.yaml`` into a 2-step CPU run on an image folder.
 
-    ``changes`` maps a key (dots as ``__``) to its override: ``loss="+method_kwargs.loss=mio"`` replaces or adds
+    ``changes`` maps a key (dots as ``__``) to its override: ``loss="+loss=mio"`` replaces or adds
     by key, ``None`` drops a default. Returns the override list.
     """
     base = {

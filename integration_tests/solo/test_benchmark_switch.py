@@ -1,4 +1,4 @@
-"""The loss-switch benchmark (benchmarks/solo/switch.py, issue 19) end to end at smoke size, real solo-learn main:
+"""The loss-switch benchmark (benchmarks/solo/switch.py) end to end at smoke size, real solo-learn main:
 one method, its own loss and ``loss: rpc``, k = 2 tuning trials on the validation carve, 1 seed, the baselines,
 results.json and results.md."""
 
@@ -6,10 +6,6 @@ import json
 import os
 
 import pytest
-
-from integration_tests.solo.conftest import require_era
-
-require_era("main")
 
 
 def test_switch_benchmark_smoke(tmp_path):

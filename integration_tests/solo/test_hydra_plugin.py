@@ -8,8 +8,6 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
-
 
 def python(code, cwd=None, timeout=120):
     proc = subprocess.run(
@@ -20,7 +18,6 @@ def python(code, cwd=None, timeout=120):
 
 
 def test_hydra_discovers_the_hook_and_it_imports_nothing_without_solo():
-    pytest.importorskip("hydra", reason="Hydra is not part of this solo-learn era (1.0.2 uses argparse)")
     proc = python("""
         import json, sys
         from hydra.core.plugins import Plugins
@@ -32,7 +29,6 @@ def test_hydra_discovers_the_hook_and_it_imports_nothing_without_solo():
 
 
 def test_another_hydra_app_is_unaffected(tmp_path):
-    pytest.importorskip("hydra", reason="Hydra is not part of this solo-learn era (1.0.2 uses argparse)")
     (tmp_path / "app.py").write_text(
         textwrap.dedent("""
         import sys

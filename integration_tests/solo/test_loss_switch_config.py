@@ -5,15 +5,11 @@ built (before any data is read), with an error naming the key.
 
 import pytest
 
-from integration_tests.solo.conftest import require_era
+import rpc_plugins
+import rpc_solo  # noqa: F401  (registers the switch in this process)
+from solo.methods import METHODS
 
-require_era("main")
-
-import rpc_plugins  # noqa: E402
-import rpc_solo  # noqa: E402, F401  (registers the switch in this process)
-from solo.methods import METHODS  # noqa: E402
-
-from integration_tests.solo.conftest import compose_solo_cfg, cpu_overrides  # noqa: E402
+from integration_tests.solo.conftest import compose_solo_cfg, cpu_overrides
 
 SWITCHABLE = ["simclr", "supcon", "mocov2plus", "mocov3", "nnclr"]
 
@@ -94,15 +90,16 @@ def test_normalize_is_simclr_family_only(digits_folder):
 
 
 def test_method_rpc_is_simclr_with_loss_rpc(digits_folder):
-    """``method: rpc`` is the switch's SimCLR with ``loss`` defaulting to rpc; older spellings still read."""
+    """``method: rpc`` is the switch's SimCLR with ``loss`` defaulting to rpc; the objective's keys live in
+    ``loss`` / ``loss_kwargs`` only (one in ``method_kwargs`` is an error naming it)."""
     from rpc_solo.switch_methods import SimCLR
 
     model, cfg = build(digits_folder, "simclr", "method=rpc")
     assert isinstance(model, SimCLR) and model.loss_switch.name == "rpc" and cfg.loss == "rpc"
-    model, cfg = build(
-        digits_folder, "simclr", "method=rpc", "+method_kwargs.loss=mio", "+method_kwargs.mio_l2_weight=0.5"
-    )
+    model, cfg = build(digits_folder, "simclr", "method=rpc", "+loss=mio", "+loss_kwargs.l2_weight=0.5")
     assert model.loss_switch.name == "mio" and model.loss_switch.hyperparameters["l2_weight"] == 0.5
-    assert "loss" not in cfg.method_kwargs
+    for key in ("loss=mio", "alpha=0.5"):
+        with pytest.raises(ValueError, match=f"method_kwargs.{key.split('=')[0]} is not a setting of method rpc"):
+            build(digits_folder, "simclr", "method=rpc", f"+method_kwargs.{key}")
     model, _ = build(digits_folder, "simclr", "method=rpc", "+loss=nwj")
     assert model.loss_switch.name == "nwj"

@@ -6,20 +6,16 @@ scale) and NNCLR. Every other objective scores the same pairs: on SimCLR's two v
 
 import pytest
 
-from integration_tests.solo.conftest import require_era
+import rpc_plugins
+import torch
+import torch.nn.functional as F
+from solo.losses.mocov2plus import mocov2plus_loss_func
+from solo.losses.mocov3 import mocov3_loss_func
+from solo.losses.nnclr import nnclr_loss_func
+from solo.losses.simclr import simclr_loss_func
 
-require_era("main")
-
-import rpc_plugins  # noqa: E402
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from solo.losses.mocov2plus import mocov2plus_loss_func  # noqa: E402
-from solo.losses.mocov3 import mocov3_loss_func  # noqa: E402
-from solo.losses.nnclr import nnclr_loss_func  # noqa: E402
-from solo.losses.simclr import simclr_loss_func  # noqa: E402
-
-from rpc_solo.loss_switch import LossSwitch  # noqa: E402
-from rpc_solo.pairs import offset_pairs, queue_pairs, simclr_pairs  # noqa: E402
+from rpc_solo.loss_switch import LossSwitch
+from rpc_solo.pairs import offset_pairs, queue_pairs, simclr_pairs
 
 T = 0.2
 HYPER = {"rpc": dict(alpha=0.4, beta=0.02, gamma=0.3), "smile": dict(clip=2.0)}

@@ -16,14 +16,10 @@ import shutil
 
 import pytest
 
-from integration_tests.solo.conftest import require_era
+import rpc_plugins
+import torch
 
-require_era("main")
-
-import rpc_plugins  # noqa: E402
-import torch  # noqa: E402
-
-from integration_tests.solo.conftest import (  # noqa: E402
+from integration_tests.solo.conftest import (
     assert_ok,
     checkpoints,
     cpu_overrides,
@@ -100,7 +96,7 @@ def max_difference(a, b):
 
 
 def test_fresh_process_mocov2plus_yaml_with_only_loss_rpc(digits_folder, tmp_path):
-    """What the issue tried: solo's mocov2plus.yaml + ``+loss=rpc`` used to train with InfoNCE, silently."""
+    """solo's mocov2plus.yaml + ``+loss=rpc`` in a fresh process trains RPC, not solo's InfoNCE."""
     proc = run_main_pretrain(
         tmp_path, cpu_overrides(digits_folder, method=None) + ["+loss=rpc"], config_name="mocov2plus.yaml"
     )

@@ -16,13 +16,9 @@ import math
 
 import pytest
 
-from integration_tests.solo.conftest import require_era
+import torch
 
-require_era("main")
-
-import torch  # noqa: E402
-
-from integration_tests.solo.conftest import (  # noqa: E402
+from integration_tests.solo.conftest import (
     assert_ok,
     compose_solo_cfg,
     cpu_overrides,

@@ -10,13 +10,9 @@ import os
 
 import pytest
 
-from integration_tests.solo.conftest import require_era
+import torch
 
-require_era("main")
-
-import torch  # noqa: E402
-
-from integration_tests.solo.conftest import (  # noqa: E402
+from integration_tests.solo.conftest import (
     assert_ok,
     checkpoints,
     compose_solo_cfg,
@@ -65,8 +61,7 @@ def test_simclr_yaml_with_only_method_rpc_trains_with_online_linear_and_knn(digi
 
 @pytest.mark.parametrize("loss", ["infonce", "mio"])
 def test_loss_switch_from_the_command_line(digits_folder, tmp_path, monkeypatch, loss):
-    """One key switches the objective; ``+`` because simclr.yaml has no ``loss`` (the older spelling
-    ``method_kwargs.loss`` is still read for method rpc, test_loss_switch_config)."""
+    """One key switches the objective; ``+`` because simclr.yaml has no ``loss``."""
     main_pretrain_in_process(
         tmp_path,
         cpu_overrides(digits_folder, loss=f"+loss={loss}", train_batches="+limit_train_batches=1"),
@@ -101,7 +96,7 @@ def test_timm_backbone_by_name(digits_folder, tmp_path, monkeypatch):
 def test_bad_loss_from_solo_script_names_the_key(digits_folder, tmp_path):
     """What a user sees from solo's script in a fresh process (Hydra prints the ValueError's message)."""
     proc = run_main_pretrain(
-        tmp_path, cpu_overrides(digits_folder, loss="+method_kwargs.loss=simclr2"), env={"HYDRA_FULL_ERROR": "0"}
+        tmp_path, cpu_overrides(digits_folder, loss="+loss=simclr2"), env={"HYDRA_FULL_ERROR": "0"}
     )
     assert proc.returncode != 0
     assert "loss='simclr2' is not a known objective" in proc.stderr, proc.stderr[-3000:]
@@ -110,10 +105,11 @@ def test_bad_loss_from_solo_script_names_the_key(digits_folder, tmp_path):
 @pytest.mark.parametrize(
     "override,message",
     [
-        ("+method_kwargs.beta=-0.5", r"loss_kwargs for loss='rpc'.*beta must be finite and >= 0"),
+        ("+loss_kwargs.beta=-0.5", r"loss_kwargs for loss='rpc'.*beta must be finite and >= 0"),
         ("+loss_kwargs.gamma=-1", r"loss_kwargs for loss='rpc'.*gamma must be finite and >= 0"),
         ("method_kwargs.temperature=0", r"method_kwargs.temperature=0\): temperature must be finite and > 1e-8"),
         ("+method_kwargs.lossy=mio", "method_kwargs.lossy is not a setting of method rpc"),
+        ("+method_kwargs.beta=0.5", r"method_kwargs.beta is not a setting of method rpc.*`loss` and `loss_kwargs`"),
     ],
 )
 def test_bad_config_names_the_key(digits_folder, tmp_path, monkeypatch, override, message):
@@ -124,7 +120,7 @@ def test_bad_config_names_the_key(digits_folder, tmp_path, monkeypatch, override
 
 
 def test_infonce_switch_equals_solo_simclr_loss():
-    """``method_kwargs.loss=infonce`` is solo main's own SimCLR objective (``simclr_loss_func``)."""
+    """``loss: infonce`` is solo main's own SimCLR objective (``simclr_loss_func``)."""
     import rpc_plugins
     from solo.losses.simclr import simclr_loss_func
 

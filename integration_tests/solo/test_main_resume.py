@@ -12,13 +12,9 @@ invariant).
 
 import pytest
 
-from integration_tests.solo.conftest import require_era
+import torch
 
-require_era("main")
-
-import torch  # noqa: E402
-
-from integration_tests.solo.conftest import (  # noqa: E402
+from integration_tests.solo.conftest import (
     checkpoints,
     cpu_overrides,
     fixed_augmentations,
@@ -42,7 +38,7 @@ def test_auto_resume_continues_like_an_uninterrupted_run(tmp_path, monkeypatch, 
     def overrides(ckpt_dir, **extra):
         return cpu_overrides(
             data,
-            loss=f"+method_kwargs.loss={loss}",
+            loss=f"+loss={loss}",
             max_epochs="max_epochs=2",
             train_batches="+limit_train_batches=1",
             checkpoint="checkpoint.enabled=True",
