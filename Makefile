@@ -12,7 +12,7 @@ ERAS := main solo-main fairseq-torch2 solo fairseq transformers
 
 # tests/ (the core) and integration_tests/packaging (extras keep torch) run in every era.
 COMMON_TESTS         := tests integration_tests/packaging
-MAIN_TESTS           := $(COMMON_TESTS) integration_tests/lightly integration_tests/mi integration_tests/benchmarks
+MAIN_TESTS           := $(COMMON_TESTS) integration_tests/lightly integration_tests/mi integration_tests/benchmarks integration_tests/open_clip
 SOLO-MAIN_TESTS      := $(COMMON_TESTS) integration_tests/solo
 FAIRSEQ-TORCH2_TESTS := $(COMMON_TESTS) integration_tests/fairseq
 SOLO_TESTS           := $(COMMON_TESTS) integration_tests/solo
