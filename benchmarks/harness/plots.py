@@ -6,8 +6,8 @@
 >>> fig, (ax,) = figure(1); _ = grouped_bars(ax, rows, ["RPC", "raw-pixels"], [("linear", "linear"), ("knn", "kNN")])
 >>> save(fig, path); os.path.getsize(path) > 1000
 True
->>> fig, axes = figure(3, width=2.0, height=1.5, rows=2); len(axes), tuple(fig.get_size_inches())
-(6, (6.0, 3.0))
+>>> fig, axes = figure(3, width=2.0, height=1.5, rows=2); len(axes), fig.get_size_inches().tolist()
+(6, [6.0, 3.0])
 >>> save(fig, path)
 """
 

@@ -1,8 +1,9 @@
-"""``pip install rpc-plugins[<host>]`` beside an installed torch must not replace that torch.
+"""``pip install rpc-plugins[<extra>]`` beside an installed torch must not replace that torch, nor numpy.
 
 Each era's environment already holds its host at the version CI tests; this asks pip (``--dry-run``) what
-installing the project with that host's extra would change, and fails if torch would be installed,
-upgraded or downgraded (an exact torch pin in an extra, or a host range that forces another torch).
+installing the project with that host's extra (and with the host-independent ``test`` and ``dev`` extras) would
+change, and fails if torch or numpy would be installed, upgraded or downgraded (an exact pin in an extra, or a
+range that forces another version).
 """
 
 import importlib.util
@@ -12,25 +13,22 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-# extra -> the import that tells this environment is that host's era
-HOST_EXTRAS = {"lightly": "lightly", "solo": "solo", "fairseq": "fairseq", "transformers": "transformers"}
-LEGACY = {"solo": "solo-legacy", "fairseq": "fairseq-legacy"}  # what the 2021-22 eras install
+# extra -> the import that tells this environment is that host's era (None: any environment)
+EXTRAS = {
+    "lightly": "lightly",
+    "solo": "solo",
+    "fairseq": "fairseq",
+    "transformers": "transformers",
+    "open_clip": "open_clip",
+    "test": None,
+    "dev": None,
+}
+KEPT = ("torch", "numpy")
 
 
-def _extra_for_this_environment(extra):
-    if importlib.util.find_spec(HOST_EXTRAS[extra]) is None:
-        pytest.skip(f"{HOST_EXTRAS[extra]} is not installed in this environment")
-    if torch.__version__.startswith("1.") and extra in LEGACY:
-        return LEGACY[extra]
-    return extra
-
-
-@pytest.mark.parametrize("extra", sorted(HOST_EXTRAS))
-def test_installing_the_extra_keeps_torch(extra, tmp_path):
-    extra = _extra_for_this_environment(extra)
+def _installs(extra, tmp_path):
     report = tmp_path / "report.json"
     subprocess.run(
         [
@@ -47,9 +45,20 @@ def test_installing_the_extra_keeps_torch(extra, tmp_path):
         check=True,
         timeout=600,
     )
-    installs = {
+    return {
         item["metadata"]["name"].lower(): item["metadata"]["version"]
         for item in json.loads(report.read_text())["install"]
     }
+
+
+@pytest.mark.parametrize("extra", sorted(EXTRAS))
+def test_installing_the_extra_keeps_torch_and_numpy(extra, tmp_path):
+    module = EXTRAS[extra]
+    if module is not None and importlib.util.find_spec(module) is None:
+        pytest.skip(f"{module} is not installed in this environment")
+    installs = _installs(extra, tmp_path)
     assert "rpc-plugins" in installs  # the report is about our project
-    assert "torch" not in installs, f"[{extra}] would replace torch {torch.__version__} with {installs['torch']}"
+    for name in KEPT:
+        if importlib.util.find_spec(name) is not None:
+            version = __import__(name).__version__
+            assert name not in installs, f"[{extra}] would replace {name} {version} with {installs[name]}"
