@@ -19,7 +19,7 @@ SOLO_TESTS           := $(COMMON_TESTS) integration_tests/solo
 FAIRSEQ_TESTS        := $(COMMON_TESTS) integration_tests/fairseq
 TRANSFORMERS_TESTS   := $(COMMON_TESTS) integration_tests/transformers
 
-.PHONY: demo test lint envs system bench-cost $(addprefix test-,$(ERAS)) $(addprefix env-,$(ERAS))
+.PHONY: demo test lint docs envs system bench-cost $(addprefix test-,$(ERAS)) $(addprefix env-,$(ERAS))
 
 demo: env-main system
 	.venvs/main/bin/python examples/demo.py
@@ -30,6 +30,7 @@ demo: env-main system
 test: system
 	@status=0; \
 	$(MAKE) --no-print-directory lint || status=1; \
+	$(MAKE) --no-print-directory docs || status=1; \
 	for era in $(ERAS); do \
 	  $(MAKE) --no-print-directory test-$$era || status=1; \
 	  bash envs/reclaim.sh $$era; \
@@ -65,6 +66,13 @@ lint: env-main
 	.venvs/lint/bin/ruff format --check . && .venvs/lint/bin/ruff check . \
 	  && .venvs/lint/bin/mypy --python-executable .venvs/main/bin/python; rc=$$?; \
 	echo "=== [lint] rc=$$rc in $$(( $$(date +%s) - start )) s"; exit $$rc
+
+# the documentation site (mkdocs.yml, docs/) with --strict into site/: a broken reference or link fails it
+docs:
+	@bash envs/docs.sh
+	@start=$$(date +%s); echo "=== [docs] mkdocs build --strict"; \
+	NO_MKDOCS_2_WARNING=1 .venvs/docs/bin/python -m mkdocs build --strict --quiet --site-dir site; rc=$$?; \
+	echo "=== [docs] rc=$$rc in $$(( $$(date +%s) - start )) s"; exit $$rc
 
 bench-cost: env-main
 	.venvs/main/bin/python benchmarks/cost/run.py
