@@ -103,6 +103,12 @@ def scaled_moments(moments: Any, logit_scale: Tensor, logit_bias: Optional[Tenso
     )
 
 
+def score_objective(objective: str, knobs: Mapping[str, float]):
+    """``objective``'s function on scores, ``(pos (A,), neg (A, K), neg_mask (A, K)) -> loss``, its knobs bound
+    (MIO's act on the pairs, in ``ObjectiveClipLoss``, so none reach its function on scores)."""
+    return rpc_plugins.get_objective(objective, **({} if objective == "mio" else dict(knobs)))
+
+
 def _check_inputs(image_features: Tensor, text_features: Tensor, logit_scale: Tensor) -> None:
     if image_features.dim() != 2 or text_features.dim() != 2:
         raise ValueError(
@@ -166,9 +172,7 @@ class ObjectiveClipLoss(nn.Module):
         self.local_loss, self.gather_with_grad = local_loss, gather_with_grad
         self.rank, self.world_size = rank, world_size
         if objective not in MOMENT_OBJECTIVES:
-            self._score_fn = rpc_plugins.get_objective(objective)
-            # MIO's knobs act on the pairs (below); every other objective's go to its function on scores
-            self._score_knobs = {} if objective == "mio" else dict(self.knobs)
+            self._score_fn = score_objective(objective, self.knobs)
 
     def extra_repr(self) -> str:
         knobs = ", ".join(f"{k}={v}" for k, v in self.knobs.items())
@@ -229,7 +233,7 @@ class ObjectiveClipLoss(nn.Module):
         pos, neg = scores[rows, rows + offset], scores
         if self.objective == "mio":
             pos, neg = pos / self.knobs["pos_temperature"], neg / self.knobs["neg_temperature"]
-        return self._score_fn(pos, neg, ~positive, **self._score_knobs)
+        return self._score_fn(pos, neg, ~positive)
 
 
 def create_loss(args: Any, objective: str, knobs: Mapping[str, float], reduction: str = "auto", method: str = "auto"):

@@ -63,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
             parser.add_argument(
                 _knob_flag(objective, knob),
                 dest=_knob_dest(objective, knob),
+                metavar="VALUE",
                 type=float,
                 default=None,
                 help=f"{objective}'s {knob} (default {default if default is not None else 1.0})",

@@ -72,13 +72,13 @@ def test_score_objectives_match_a_loop_over_both_directions(objective):
     negatives the other rows' partners (built here pair by pair)."""
     image, text = batch(n=5)
     scale, bias = torch.tensor(2.5, dtype=torch.float64), torch.tensor(0.3, dtype=torch.float64)
-    fn = rpc_plugins.get_objective(objective)
+    fn = rpc_plugins.get_objective(objective, **({"clip": 5.0} if objective == "smile" else {}))
     n = image.shape[0]
 
     def direction(a, b):
         scores = torch.stack([torch.stack([scale * torch.dot(a[k], b[j]) + bias for j in range(n)]) for k in range(n)])
         pos = torch.stack([scores[k, k] for k in range(n)])
-        return fn(pos, scores, ~torch.eye(n, dtype=torch.bool), **({"clip": 5.0} if objective == "smile" else {}))
+        return fn(pos, scores, ~torch.eye(n, dtype=torch.bool))
 
     want = (direction(image, text) + direction(text, image)) / 2
     if objective == "mio":  # MIO's l2 term between the two modalities' normalised embeddings (weight 1)
