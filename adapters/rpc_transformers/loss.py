@@ -14,9 +14,15 @@ Distributed (torch.distributed initialised, world size > 1): every rank gathers 
 ``rpc_plugins.distributed.all_gather``), so its loss is the objective over the global batch and DDP's gradient
 averaging gives exactly the one-process gradient (lightly's convention, ``rpc_plugins.distributed``). The
 diversity loss is the sum of the ranks' own diversity losses (HF computes the codebook perplexity per forward).
+Every collective gets tensors on the inputs' device (NCCL takes no CPU tensor).
+
+Values read back on the host per call (``adapters/README.md`` lists every adapter's): the masked frames
+(``scores.masked_frames``, a ``nonzero``), whether any distractor is valid (``_any``), and under torch.distributed
+the ranks' masked-frame counts (``_read_counts``). HF's own loss reads two: ``neg_is_pos.any()`` and the
+``nonzero`` of ``logits[1:][neg_is_pos] = -inf``. ``logs`` are computed when first read, in one read.
 
 Edge batches: distractors that all equal their target (a collapsed codebook) add nothing, as in HF; a batch with
-no valid distractor at all trains on the positives alone (``rpc_plugins.positive_only_loss``; InfoNCE is 0 there,
+no valid distractor at all trains on the positives alone (``Objective.without_negatives``; InfoNCE is 0 there,
 HF's value) with a warning logged once. No masked frame (where HF's diversity loss is NaN) is a ValueError.
 
 >>> import torch
@@ -28,18 +34,18 @@ HF's value) with a warning logged once. No masked frame (where HF's diversity lo
 
 import logging
 import math
+from collections.abc import Mapping
 from typing import Dict, NamedTuple, Optional
 
 import torch
 import torch.distributed as dist
 from torch import Tensor
 
-from rpc_plugins import OBJECTIVE_HYPERPARAMETERS, OBJECTIVES, get_objective, objective_options, positive_only_loss
+from rpc_plugins import OBJECTIVE_KNOBS, OBJECTIVES, get_objective
 from rpc_plugins.distributed import all_gather, all_reduce_sum, is_distributed
-from rpc_plugins.knobs import score_options
 from rpc_plugins.mi import rpc_ratio
 
-from .scores import ContrastiveScores, check_inputs, contrastive_scores
+from .scores import ContrastiveScores, check_inputs, masked_frames, scores_at
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +55,7 @@ class PretrainingLossOutput(NamedTuple):
     contrastive_loss: Tensor  # objective * masked frames (HF's summed cross-entropy for infonce)
     diversity_loss: Tensor  # HF's diversity loss (summed over ranks under torch.distributed)
     num_masked: int  # masked frames (all ranks): divide by it for a per-frame loss
-    logs: Dict[str, float]  # E_pos, E_neg, mi_nce (and mi_rpc), accuracy, counts, perplexity
+    logs: Mapping[str, float]  # E_pos, E_neg, mi_nce (and mi_rpc), accuracy, counts, perplexity (read lazily)
 
 
 class Wav2Vec2PretrainingLoss:
@@ -100,9 +106,10 @@ class Wav2Vec2PretrainingLoss:
         given = {
             k: v
             for k, v in dict(alpha=alpha, beta=beta, gamma=gamma, clip=clip).items()
-            if v is not None and k in OBJECTIVE_HYPERPARAMETERS[objective]
+            if v is not None and k in OBJECTIVE_KNOBS[objective]
         }
-        self.hyper = score_options(objective, objective_options(objective, given, temperature=self.temperature))
+        self._objective = get_objective(objective, **given)  # ValueError naming a bad knob
+        self.hyper = self._objective.score_knobs()
 
     def __repr__(self):
         hyper = "".join(f", {k}={v}" for k, v in self.hyper.items())
@@ -116,26 +123,27 @@ class Wav2Vec2PretrainingLoss:
         q = _field(outputs, "projected_quantized_states")
         perplexity = _field(outputs, "codevector_perplexity")
         check_inputs(c, q, mask_time_indices, sampled_negative_indices)
-        local_masked = mask_time_indices.bool().sum()
-        local_count = int(local_masked)  # read once: the count, the edge case and the diversity loss use it
-        num_masked = int(all_reduce_sum(local_masked.detach().clone())) if is_distributed() else local_count
+        frames = masked_frames(mask_time_indices)  # host read: the masked frames
+        local_count = frames.shape[0]
+        scores = scores_at(c, q, sampled_negative_indices, frames, self.temperature)
+        scores = ContrastiveScores(scores.pos * self.critic_scale, scores.neg * self.critic_scale, scores.valid)
+        if is_distributed():
+            scores = _gather_scores(scores)
+        pos, neg, valid = scores
+        num_masked = pos.shape[0]
         if num_masked == 0:
             raise ValueError(
                 "mask_time_indices masks no frame: there is nothing to predict (HF's diversity loss "
                 "divides by the masked-frame count and is NaN there); mask at least one frame"
             )
-        scores = contrastive_scores(c, q, mask_time_indices, sampled_negative_indices, self.temperature)
-        scores = ContrastiveScores(scores.pos * self.critic_scale, scores.neg * self.critic_scale, scores.valid)
-        if is_distributed():
-            scores = _gather_scores(scores)
-        pos, neg, valid = scores
-        if bool(valid.any()):
-            contrastive = get_objective(self.objective)(pos, neg, valid, **self.hyper) * pos.shape[0]
+        if _any(valid):  # host read: is there a valid distractor at all
+            contrastive = self._objective(pos, neg, valid) * num_masked
         else:
             contrastive = self._positives_only(pos)
         diversity = self._diversity(perplexity, local_count)
         loss = contrastive + self.diversity_loss_weight * diversity
-        logs = self._logs(scores, contrastive, diversity, perplexity)
+        detached = ContrastiveScores(*(t.detach() for t in scores))  # the logs hold no autograd graph
+        logs = _Logs(self._logs, detached, contrastive.detach(), diversity.detach(), perplexity.detach())
         return PretrainingLossOutput(loss, contrastive, diversity, num_masked, logs)
 
     def _diversity(self, perplexity: Tensor, local_masked: int) -> Tensor:
@@ -152,33 +160,66 @@ class Wav2Vec2PretrainingLoss:
             logger.warning(
                 f"rpc_transformers: a batch whose {pos.shape[0]} masked frames have no valid distractor "
                 "(every sampled distractor equals its target); the objective is taken over the positives "
-                "alone (rpc_plugins.positive_only_loss: InfoNCE is 0, as HF's loss) and the diversity "
+                "alone (Objective.without_negatives: InfoNCE is 0, as HF's loss) and the diversity "
                 "loss still trains. Logged once."
             )
-        return positive_only_loss(self.objective, pos, **self.hyper) * pos.shape[0]
+        return self._objective.without_negatives(pos) * pos.shape[0]
 
     @torch.no_grad()
     def _logs(self, scores: ContrastiveScores, contrastive: Tensor, diversity: Tensor, perplexity: Tensor):
-        """E_pos, E_neg (means of f), the InfoNCE MI bound and, for RPC, the authors' MI estimate."""
+        """E_pos, E_neg (means of f), the InfoNCE MI bound and, for RPC, the authors' MI estimate: computed on the
+        device and read back at once."""
         pos, neg, valid = (t.double() if t.is_floating_point() else t for t in scores)
         n_valid = valid.sum(1)
+        total = n_valid.sum()
         logits = torch.cat([pos[:, None], neg.masked_fill(~valid, float("-inf"))], dim=1)
         nce = torch.log1p(n_valid.double()) - (torch.logsumexp(logits, dim=1) - pos)  # log(1 + K_i) - CE_i
-        logs = {
-            "contrastive_loss": float(contrastive),
-            "diversity_loss": float(diversity),
-            "codevector_perplexity": float(perplexity),
-            "num_masked": pos.shape[0],
-            "num_negatives": int(n_valid.sum()),
-            "E_pos": float(pos.mean()),
-            "E_neg": float(neg.masked_fill(~valid, 0.0).sum() / n_valid.sum()) if bool(valid.any()) else math.nan,
-            "accuracy": float((pos[:, None] > neg.masked_fill(~valid, float("-inf"))).all(1).double().mean()),
-            "mi_nce": float(nce.mean()),
+        values = {
+            "contrastive_loss": contrastive.detach().double(),
+            "diversity_loss": diversity.detach().double(),
+            "codevector_perplexity": perplexity.detach().double(),
+            "num_negatives": total.double(),
+            "E_pos": pos.mean(),
+            "E_neg": torch.where(total > 0, neg.masked_fill(~valid, 0.0).sum() / total, math.nan),
+            "accuracy": (pos[:, None] > neg.masked_fill(~valid, float("-inf"))).all(1).double().mean(),
+            "mi_nce": nce.mean(),
         }
         if self.objective == "rpc":  # invert f = (r - alpha)/(beta r + gamma) at the mean positive score (authors)
             ratio = rpc_ratio(pos.mean(), self.hyper["alpha"], self.hyper["beta"], self.hyper["gamma"])
-            logs["mi_rpc"] = math.log(max(float(ratio), 1e-4))
+            values["mi_rpc"] = torch.log(torch.as_tensor(ratio, dtype=torch.float64).clamp_min(1e-4))
+        read = torch.stack([v.reshape(()) for v in values.values()]).tolist()  # the one read
+        logs = dict(zip(values, read))
+        logs["num_masked"] = pos.shape[0]
+        logs["num_negatives"] = int(logs["num_negatives"])
         return logs
+
+
+class _Logs(Mapping):
+    """The logs of one call, computed (and read back to the host) when first read."""
+
+    def __init__(self, compute, *args):
+        self._compute, self._args, self._values = compute, args, None
+
+    def _get(self) -> Dict[str, float]:
+        if self._values is None:
+            self._values = self._compute(*self._args)
+            self._compute = self._args = None
+        return self._values
+
+    def __getitem__(self, key):
+        return self._get()[key]
+
+    def __iter__(self):
+        return iter(self._get())
+
+    def __len__(self):
+        return len(self._get())
+
+    def __repr__(self):
+        return repr(self._get())
+
+    def __reduce__(self):  # pickled (torch.save, multiprocessing) as the plain dict it reads as
+        return (dict, (self._get(),))
 
 
 def _field(outputs, name: str):
@@ -191,17 +232,29 @@ def _field(outputs, name: str):
     return value
 
 
+def _any(valid: Tensor) -> bool:
+    """Host read: whether any distractor is valid (HF reads ``neg_is_pos.any()`` for the same edge)."""
+    return bool(valid.any())
+
+
+def _read_counts(counts: Tensor) -> list:
+    """Host read: every rank's masked-frame count, to pad and strip the gathered scores."""
+    return counts.tolist()
+
+
 def _gather_scores(scores: ContrastiveScores) -> ContrastiveScores:
-    """Concatenate every rank's (A_r, ...) scores; A_r may differ, so pad to the largest and strip."""
+    """Concatenate every rank's (A_r, ...) scores; A_r may differ, so pad to the largest and strip. Every
+    collective is handed tensors on the scores' device."""
     pos, neg, valid = scores
-    counts = [torch.zeros(1, dtype=torch.long) for _ in range(dist.get_world_size())]
-    dist.all_gather(counts, torch.tensor([pos.shape[0]], dtype=torch.long))
-    counts = [int(c) for c in counts]
+    device = pos.device
+    counts = [torch.zeros(1, dtype=torch.long, device=device) for _ in range(dist.get_world_size())]
+    dist.all_gather(counts, torch.full((1,), pos.shape[0], dtype=torch.long, device=device))
+    counts = _read_counts(torch.cat(counts))
     width, top = neg.shape[1], max(counts)
     pad = top - pos.shape[0]
     neg = neg.masked_fill(~valid, 0.0)  # finite before the collective; ``valid`` keeps the mask
     pos_all = all_gather(torch.cat([pos, pos.new_zeros(pad)]))
     neg_all = all_gather(torch.cat([neg, neg.new_zeros(pad, width)]))
     valid_all = all_gather(torch.cat([valid, valid.new_zeros(pad, width)]).to(torch.uint8)).bool()
-    keep = torch.cat([torch.arange(r * top, r * top + n) for r, n in enumerate(counts)])
+    keep = torch.cat([torch.arange(r * top, r * top + n, device=device) for r, n in enumerate(counts)])
     return ContrastiveScores(pos_all[keep], neg_all[keep], valid_all[keep])

@@ -108,11 +108,33 @@ def contrastive_scores(
     check_inputs(projected_states, projected_quantized_states, mask_time_indices, sampled_negative_indices)
     if not temperature > 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
-    mask = mask_time_indices.bool()
+    frames = masked_frames(mask_time_indices)
+    return scores_at(projected_states, projected_quantized_states, sampled_negative_indices, frames, temperature)
+
+
+def masked_frames(mask_time_indices: Tensor) -> Tensor:
+    """Indices of the masked frames in the flattened (B * T) batch, on the mask's device.
+
+    The one read of a value on the host here: how many frames are masked (``nonzero``; the length of
+    the result). HF's own loss reads as much: its ``logits[1:][neg_is_pos] = -inf`` is a ``nonzero`` too.
+    """
+    return mask_time_indices.reshape(-1).nonzero().squeeze(1)
+
+
+def scores_at(
+    projected_states: Tensor,
+    projected_quantized_states: Tensor,
+    sampled_negative_indices: Tensor,
+    frames: Tensor,
+    temperature: float,
+) -> ContrastiveScores:
+    """``contrastive_scores`` for the flattened frame indices ``frames`` (A,): gathers only, no host read."""
     dim = projected_quantized_states.shape[-1]
-    context = projected_states[mask]  # (A, D)
-    target = projected_quantized_states[mask]  # (A, D)
-    distractors = projected_quantized_states.reshape(-1, dim)[sampled_negative_indices[mask].long()]  # (A, K, D)
+    flat_q = projected_quantized_states.reshape(-1, dim)
+    context = projected_states.reshape(-1, dim)[frames]  # (A, D)
+    target = flat_q[frames]  # (A, D)
+    negatives = sampled_negative_indices.reshape(-1, sampled_negative_indices.shape[-1])[frames]  # (A, K)
+    distractors = flat_q[negatives.long()]  # (A, K, D)
     candidates = torch.cat([target[:, None], distractors], dim=1)  # (A, 1 + K, D), the positive first as in HF
     logits = torch.cosine_similarity(context.float()[:, None], candidates.float(), dim=-1) / temperature
     # HF masks a distractor identical to the target (a low-utilisation codebook picks the same code vector)

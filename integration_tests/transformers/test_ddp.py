@@ -48,7 +48,7 @@ def worker(rank, init_file, out_dir, objectives, weight):
                     "contrastive": result.contrastive_loss.detach(),
                     "diversity": result.diversity_loss.detach(),
                     "num_masked": result.num_masked,
-                    "logs": result.logs,
+                    "logs": dict(result.logs),  # computed when read; torch.load(weights_only) takes a dict
                     "grads": grads,
                 },
                 os.path.join(out_dir, f"{objective}_rank{rank}.pt"),
