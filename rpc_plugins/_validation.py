@@ -1,13 +1,77 @@
-"""Input checks shared by every objective and loss.
+"""What the losses accept: input checks and the precision inputs are accumulated in.
 
 Every check raises ``ValueError`` with a message that names the offending argument, so that a bad
-batch never turns silently into a NaN loss.
+batch never turns silently into a NaN loss. Shapes and dtypes are always checked (no data read);
+values (NaN/Inf) under a loss's ``check_finite`` policy, which by default never waits for a device.
+
+Precision: fp16/bf16 scores or embeddings are upcast to float32 before any sum of scores or squared
+scores (a sum of thousands of squared bf16 values loses every digit); float32 and float64 keep their dtype.
 """
 
+import contextlib
+import dataclasses
 from typing import Optional
 
 import torch
 from torch import Tensor
+
+
+def accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
+    """float64 stays float64; everything else (fp16, bf16, float32) accumulates in float32.
+
+    >>> accumulation_dtype(torch.bfloat16)
+    torch.float32
+    """
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
+def upcast(x: Tensor) -> Tensor:
+    """Return ``x`` in its accumulation dtype (no copy when already there)."""
+    return x.to(accumulation_dtype(x.dtype))
+
+
+def full_precision(device_type: str):
+    """A context in which autocast is off for ``device_type`` (a no-op where autocast does not exist, e.g. meta)."""
+    if torch.amp.is_autocast_available(device_type):
+        return torch.autocast(device_type, enabled=False)
+    return contextlib.nullcontext()
+
+
+def known_value(count) -> Optional[float]:
+    """A count's value when reading it costs no device synchronisation (a Python number, or a CPU tensor
+    outside ``torch.compile``); None otherwise."""
+    if isinstance(count, Tensor):
+        return float(count) if count.device.type == "cpu" and not torch.compiler.is_compiling() else None
+    return float(count)
+
+
+_KNOB_CHECKS = {
+    "nonnegative": lambda v: v >= 0,
+    "positive": lambda v: v > 1e-8,
+    "positive or None": lambda v: v > 1e-8,
+}
+
+
+def check_knobs(objective) -> None:
+    """Check an objective declaration's knobs against the check each field declares (``knob()``), and
+    store numbers as floats; a ValueError names the knob.
+
+    >>> from rpc_plugins.objectives import RPC
+    >>> RPC(alpha=-1.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: rpc: alpha must be finite and >= 0 (nonnegative), got -1.0
+    """
+    for field in dataclasses.fields(objective):
+        check, value = field.metadata["check"], getattr(objective, field.name)
+        if value is None and check.endswith("or None"):
+            continue
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise ValueError(f"{objective.name}: {field.name} must be a real number, got {value!r}")
+        bound = ">= 0" if check == "nonnegative" else "> 1e-8"
+        if not _KNOB_CHECKS[check](value) or value == float("inf"):
+            raise ValueError(f"{objective.name}: {field.name} must be finite and {bound} ({check}), got {value}")
+        object.__setattr__(objective, field.name, float(value))
 
 
 def check_nonnegative(**values: float) -> None:
@@ -63,8 +127,6 @@ def check_finite_option(check_finite) -> None:
     """
     if not any(check_finite is v or (isinstance(v, str) and check_finite == v) for v in FINITE_CHECKS):
         raise ValueError(f"check_finite must be 'auto', True, False or 'async', got {check_finite!r}")
-    if check_finite == "async" and not hasattr(torch, "_assert_async"):
-        raise ValueError("check_finite='async' needs torch._assert_async (torch >= 1.10)")
 
 
 def finite_check_mode(check_finite, device: torch.device) -> Optional[str]:
@@ -89,9 +151,7 @@ def finite_check_mode(check_finite, device: torch.device) -> Optional[str]:
         return "sync"
     if check_finite == "async":
         return "async"
-    from .fused_statistics import _is_compiling
-
-    return "sync" if device.type == "cpu" and not _is_compiling() else None
+    return "sync" if device.type == "cpu" and not torch.compiler.is_compiling() else None
 
 
 def check_values(check_finite, named: dict, witness: Optional[Tensor] = None) -> None:

@@ -30,7 +30,9 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from . import NoNegativesWarning, ScoreMoments, get_objective, positive_only_loss, rpc_loss_from_moments  # public names
+from .losses import NoNegativesWarning
+from .moments import ScoreMoments
+from .objectives import get_objective
 
 
 def _check(scores: Tensor, pos_mask: Tensor, neg_mask: Tensor, neg_scores: Optional[Tensor]) -> None:
@@ -87,12 +89,12 @@ def multi_positive_loss(
     pos_mask: Tensor,
     neg_mask: Tensor,
     neg_scores: Optional[Tensor] = None,
-    **hyperparameters,
+    **knobs,
 ) -> Tensor:
     """Loss of ``objective`` on ``scores (A, C)`` with positives ``pos_mask`` and negatives ``neg_mask`` (bool (A, C)).
 
     ``neg_scores`` (default ``scores``) scores the negative pairs when they use another critic scale (MIO's
-    separate temperatures). ``hyperparameters`` go to the objective (rpc: alpha, beta, gamma; smile: clip).
+    separate temperatures). ``knobs`` go to the objective (rpc: alpha, beta, gamma; smile: clip).
     Scores are accumulated in float32 (float64 inputs stay float64). Masks and values are checked on the CPU
     only (no device synchronisation on an accelerator), where a batch without any negative pair gives the
     objective's value over an empty negative set and a ``NoNegativesWarning``.
@@ -103,7 +105,7 @@ def multi_positive_loss(
     >>> bool(torch.isclose(one, torch.nn.functional.cross_entropy(s, torch.zeros(4, dtype=torch.long))))
     True
     """
-    fn = get_objective(objective)
+    fn = get_objective(objective, **knobs)
     _check(scores, pos_mask, neg_mask, neg_scores)
     scores = scores.float() if scores.dtype != torch.float64 else scores
     neg_scores = scores if neg_scores is None else neg_scores.to(scores.dtype)
@@ -117,14 +119,14 @@ def multi_positive_loss(
             f"multi_positive_loss({objective!r}): no negative pair in this batch; the negative terms are taken as 0",
             NoNegativesWarning,
         )
-    if objective == "rpc":  # moments straight from the masks: no boolean indexing, no host synchronisation
+    if hasattr(fn, "on_moments"):  # moments straight from the masks: no boolean indexing, no host synchronisation
         moments = ScoreMoments.from_scores(scores, neg_scores, neg_mask, pos_mask=pos_mask, check_finite=False)
-        return rpc_loss_from_moments(moments, **hyperparameters).to(scores.dtype)
+        return fn.on_moments(moments).to(scores.dtype)
     pos = scores[pos_mask]
     if no_negatives:
-        return positive_only_loss(objective, pos, **hyperparameters)
+        return fn.without_negatives(pos)
     neg, valid = _rows(neg_scores[neg_mask], pos.shape[0])
-    return fn(pos, neg, valid, **hyperparameters)
+    return fn(pos, neg, valid)
 
 
 __all__ = ["multi_positive_loss", "multi_positive_infonce"]

@@ -19,8 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from . import distributed
-from ._dtypes import upcast
-from ._validation import check_floating
+from ._validation import check_floating, upcast
 
 
 class TwoViewPairs(NamedTuple):

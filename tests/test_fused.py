@@ -1,7 +1,7 @@
-"""The fused linear-time path (rpc_plugins.view_statistics) against the dense reference.
+"""The linear-time path (``rpc_plugins.moments.statistics``, one autograd Function) against the dense reference.
 
 Exact in float64 (loss and every input gradient within 1e-9 of the dense score-matrix path and of
-the loop reference), gradcheck, chunking invisible, normalisation's backward folded in (eps clamp
+the loop reference), gradcheck, normalisation's backward folded in (eps clamp
 included), and what it keeps for the backward: the inputs and three N-vectors, no normalised or
 concatenated copy.
 """
@@ -12,8 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rpc_plugins as rp
-from rpc_plugins import _fused_chunks as fc
-from rpc_plugins import fused_statistics as vs
+from rpc_plugins.moments import statistics
 from tests import reference
 
 EXACT = dict(rtol=1e-9, atol=1e-12)
@@ -85,46 +84,21 @@ def test_gradcheck_loss_and_statistics(normalize):
     leaves = [t.requires_grad_(True) for t in (out0, out1, negatives)]
     loss_fn = rp.RPCLoss(temperature=0.5, normalize=normalize, method="gram")
     assert torch.autograd.gradcheck(loss_fn, leaves)
-    assert torch.autograd.gradcheck(lambda a, b: rp.view_statistics(a, b, normalize), leaves[:2])
-    assert torch.autograd.gradcheck(lambda q: rp.view_statistics(q, None, normalize), leaves[2:])
+    assert torch.autograd.gradcheck(lambda a, b: statistics(a, b, normalize), leaves[:2])
+    assert torch.autograd.gradcheck(lambda q: statistics(q, None, normalize), leaves[2:])
 
 
 def test_statistics_match_their_definitions():
     out0, out1, _ = views(7, 5, seed=2)
     u, v = (torch.nn.functional.normalize(x, dim=1) for x in (out0, out1))
     x = torch.cat([u, v])
-    s = rp.view_statistics(out0, out1)
+    s = statistics(out0, out1)
     torch.testing.assert_close(s.total, x.sum(0), **EXACT)
     torch.testing.assert_close(s.gram, x.t() @ x, **EXACT)
     p = (u * v).sum(1)
     want = [(x * x).sum(), ((x * x).sum(1) ** 2).sum(), 2 * p.sum(), 2 * (p * p).sum()]
     for got, w in zip(s[2:], want):
         torch.testing.assert_close(got, w, **EXACT)
-
-
-@pytest.mark.parametrize("normalize", [True, False])
-def test_chunking_is_invisible(monkeypatch, normalize):
-    """The eager chunked kernels (any chunk size) and the simple formulation agree to 1e-9."""
-    out0, out1, negatives = views(1000, 8, seed=3, extra=5)
-    out0[7] = 0.0  # a zero row: F.normalize's clamp
-    loss_fn = rp.RPCLoss(method="gram", normalize=normalize)
-    assert vs._fast_rows(out0, out1) >= 1000  # one chunk by default at this size
-    whole = loss_and_grads(loss_fn, out0, out1, negatives)
-    monkeypatch.setattr(vs, "_FAST_CHUNK_BYTES", 1)  # 64-row chunks: 16 of them, the last one short
-    monkeypatch.setattr(fc, "_PARALLEL_MIN_CHUNKS", 1)  # and split over two worker threads
-    assert vs._fast_rows(out0, out1) == 64
-    threads = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        chunked = loss_and_grads(loss_fn, out0, out1, negatives)
-    finally:
-        torch.set_num_threads(threads)
-    monkeypatch.setattr(vs, "_fast_rows", lambda a, b: 0)  # the simple formulation, 11 uneven chunks
-    monkeypatch.setattr(vs, "_chunk_rows", lambda n, d, dtype, device_type="cpu": 97)
-    simple = loss_and_grads(loss_fn, out0, out1, negatives)
-    for a, b, c in zip(whole, chunked, simple):
-        torch.testing.assert_close(b, a, **EXACT)
-        torch.testing.assert_close(c, a, **EXACT)
 
 
 def test_zero_rows_follow_f_normalize():
@@ -139,7 +113,7 @@ def test_zero_rows_follow_f_normalize():
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
-def test_low_precision_rows_upcast_chunk_by_chunk(dtype):
+def test_low_precision_rows_upcast(dtype):
     out0, out1, _ = views(300, 16, seed=5)
     a, b = out0.to(dtype), out1.to(dtype)
     got = loss_and_grads(rp.RPCLoss(method="gram"), a, b)

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rpc_plugins as rp
-from rpc_plugins.fused_statistics import choose_method
+from rpc_plugins.moments import choose_method
 from rpc_plugins.pairing import prepare_views, two_view_pairs, two_view_scores
 
 FP32_RTOL = 2e-5

@@ -96,7 +96,7 @@ def test_one_positive_per_row_equals_score_objective(name):
     pos = torch.zeros(5, 9, dtype=torch.bool)
     pos[torch.arange(5), torch.arange(5) + 2] = True
     got = multi_positive_loss(name, scores, pos, ~pos, **HYPER.get(name, {}))
-    want = rp.get_objective(name)(scores[pos], scores, ~pos, **HYPER.get(name, {}))
+    want = rp.get_objective(name, **HYPER.get(name, {}))(scores[pos], scores, ~pos)
     torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
 
 

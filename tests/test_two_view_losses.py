@@ -144,15 +144,15 @@ def test_queue_loss_is_the_moco_layout(name):
     loss_fn = rp.ContrastiveLoss(name, temperature=0.5, **({"l2_weight": 0.0} if name == "mio" else {}))
     z0, z1 = (torch.nn.functional.normalize(x, dim=1) for x in (out0, out1))
     pos, neg = (z0 * z1).sum(1) / 0.5, z0 @ queue.t() / 0.5
-    hyper = {} if name == "mio" else loss_fn.hyperparameters  # mio: both temperatures 0.5 here
+    hyper = {} if name == "mio" else loss_fn.knobs  # mio: both temperatures 0.5 here
     want = reference.OBJECTIVE_REFERENCES[name](pos, neg, None, **hyper)
     torch.testing.assert_close(loss_fn.queue_loss(out0, out1, queue), torch.as_tensor(want), rtol=1e-10, atol=1e-12)
 
 
 def test_hyperparameters_are_resolved():
-    assert rp.ContrastiveLoss("rpc", alpha=0.2).hyperparameters == dict(alpha=0.2, beta=0.01, gamma=0.1)
-    assert rp.ContrastiveLoss("mio", temperature=0.3).hyperparameters == dict(
+    assert rp.ContrastiveLoss("rpc", alpha=0.2).knobs == dict(alpha=0.2, beta=0.01, gamma=0.1)
+    assert rp.ContrastiveLoss("mio", temperature=0.3).knobs == dict(
         pos_temperature=0.3, neg_temperature=0.3, l2_weight=1.0
     )
-    assert rp.ContrastiveLoss("smile", clip=2.0).hyperparameters == dict(clip=2.0)
-    assert rp.ContrastiveLoss("infonce").hyperparameters == {}
+    assert rp.ContrastiveLoss("smile", clip=2.0).knobs == dict(clip=2.0)
+    assert rp.ContrastiveLoss("infonce").knobs == {}

@@ -10,14 +10,16 @@ is one anchor; RPC's expectations run over all positives and all valid distracto
 with f = critic_scale * logit. ``critic_scale`` defaults to 0.1 for RPC (wav2vec 2.0 logits are
 cosine / 0.1, so f = cosine; RPC is not scale invariant) and to 1.0 for every other objective, so
 ``criterion.objective=infonce`` with its defaults is fairseq's wav2vec loss, in value and gradients.
-The other knobs and their defaults are the core's (``rpc_plugins.OBJECTIVE_KNOBS``). Extra losses (codebook diversity, feature penalty) are added as
-fairseq's ``wav2vec`` criterion adds them, so yaml files written for it merge (``infonce``,
-``loss_weights``, ``log_keys`` keep their meaning).
+The other knobs and their defaults are the core's (``rpc_plugins.OBJECTIVE_KNOBS``). Extra losses (codebook
+diversity, feature penalty) are added as fairseq's ``wav2vec`` criterion adds them (``loss_weights`` and
+``log_keys`` keep their meaning). The logits must have the InfoNCE layout, one row per anchor with the positive in
+column 0: wav2vec 2.0 always emits it; wav2vec (v1) does with ``model.infonce: true`` (its binary layout, one
+logit per pair, is a ValueError).
 
 Edge batches, where fairseq's ``wav2vec`` criterion gives a finite loss, so does this one: a batch of one
 sample trains as any other; rows whose distractors are all ``-inf`` (every negative equal to the positive,
 e.g. a collapsed codebook) just add nothing to E_Q. A batch with no valid negative pair at all follows the
-core's rule for an empty negative set (``rpc_plugins.positive_only_loss``: an expectation over no negative
+core's rule for an empty negative set (``Objective.without_negatives``: an expectation over no negative
 contributes 0, so RPC keeps -(E_P[f] - beta/2 E_P[f^2]) and InfoNCE is 0, exactly fairseq's cross-entropy
 there); the extra losses train as usual and a warning is logged once per process. A batch with no anchor
 (wav2vec v1 on an utterance no longer than its prediction offset) gives 0, as fairseq's criterion does.
@@ -41,8 +43,7 @@ from fairseq import metrics, utils
 from fairseq.criterions import CRITERION_REGISTRY, FairseqCriterion, register_criterion
 from fairseq.dataclass import FairseqDataclass
 
-from rpc_plugins import OBJECTIVE_KNOBS, OBJECTIVES, get_objective, positive_only_loss
-from rpc_plugins.knobs import score_options
+from rpc_plugins import OBJECTIVE_KNOBS, OBJECTIVES, get_objective
 from rpc_plugins.pairing import split_column0_logits
 
 logger = logging.getLogger(__name__)
@@ -82,17 +83,6 @@ class RpcCriterionConfig(FairseqDataclass):
         },
     )
     clip: float = field(default=_CLIP, metadata={"help": "SMILE clip (objective=smile only)"})
-    infonce: bool = field(
-        default=True,
-        metadata={
-            "help": "logit layout, must stay true: one row per anchor with the positive in column 0 (what "
-            "wav2vec 2.0 always emits; wav2vec v1 reads its layout from this key, its model.infonce "
-            "interpolates criterion.infonce). false, the binary layout of fairseq's wav2vec criterion "
-            "(one logit per pair), is rejected. Unlike the wav2vec criterion (default false) the default is true, "
-            "so criterion._name=rpc needs nothing else; in fairseq-train --infonce is accepted and "
-            "keeps it true"
-        },
-    )
     loss_weights: Optional[List[float]] = field(
         default=None,
         metadata={"help": "weights for additional loss terms (not first one), as in the wav2vec criterion"},
@@ -114,7 +104,6 @@ class RpcCriterion(FairseqCriterion):
         gamma=_RPC["gamma"],
         critic_scale=None,
         clip=_CLIP,
-        infonce=True,
         loss_weights=None,
         log_keys=None,
     ):
@@ -131,34 +120,15 @@ class RpcCriterion(FairseqCriterion):
             critic_scale = default_critic_scale(objective)
         if not critic_scale > 0:
             raise ValueError(f"criterion.critic_scale must be > 0, got {critic_scale}")
-        if not infonce:
-            raise ValueError(
-                f"criterion.infonce={str(infonce).lower()} is not supported: it selects wav2vec's binary layout "
-                "(one logit per pair, no grouping of a positive with its negatives); rpc needs infonce=true "
-                "(the positive in column 0), its default. Valid values: true. Remove criterion.infonce or set "
-                "it to true"
-            )
         self.objective = objective
         self.alpha, self.beta, self.gamma, self.critic_scale, self.clip = alpha, beta, gamma, critic_scale, clip
         self.loss_weights = loss_weights
         self.log_keys = [] if log_keys is None else log_keys
 
-    @classmethod
-    def add_args(cls, parser):
-        """fairseq-train's flags from the dataclass, except that ``--infonce`` keeps its meaning (true).
-
-        fairseq's argparse generator turns a bool field whose default is true into a flag that sets it to
-        false; here false is always an error, so ``--infonce`` (in older command lines) stays a no-op.
-        """
-        super().add_args(parser)
-        action = getattr(parser, "_option_string_actions", {}).get("--infonce")
-        if action is not None and action.dest == "infonce" and action.const is False:
-            action.const = True
-            action.help = "accepted for compatibility: infonce is true by default and must stay true"
-
-    def _hyper(self):
-        """The knobs the objective's function on scores takes (``rpc_plugins.OBJECTIVE_HYPERPARAMETERS``)."""
-        return score_options(self.objective, dict(alpha=self.alpha, beta=self.beta, gamma=self.gamma, clip=self.clip))
+    def _objective(self):
+        """The configured objective (``rpc_plugins.get_objective``): its declared knobs, from this config."""
+        knobs = dict(alpha=self.alpha, beta=self.beta, gamma=self.gamma, clip=self.clip)
+        return get_objective(self.objective, **{k: v for k, v in knobs.items() if k in OBJECTIVE_KNOBS[self.objective]})
 
     def forward(self, model, sample, reduce=True):
         """Returns (summed loss, sample_size, logging_output) like fairseq's wav2vec criterion."""
@@ -167,17 +137,13 @@ class RpcCriterion(FairseqCriterion):
         net_output = model(**sample["net_input"])
         logits = model.get_logits(net_output).float()
         target = model.get_targets(sample, net_output)
-        if logits.dim() != 2 or (torch.is_tensor(target) and target.dim() == 1 and bool((target != 0).any())):
+        if logits.dim() != 2 or (torch.is_tensor(target) and tuple(target.shape) != tuple(logits.shape[:1])):
             raise ValueError(
                 f"expected logits (anchors, 1 + negatives) with the positive in column 0, got "
-                f"shape {tuple(logits.shape)}; set criterion.infonce=true"
+                f"shape {tuple(logits.shape)}: wav2vec (v1) emits that layout with model.infonce=true"
             )
-        pos, neg, mask = split_column0_logits(logits * self.critic_scale)
+        loss, (pos, neg, mask) = self.loss_on_logits(logits)
         n_anchors = pos.shape[0]
-        if n_anchors > 0 and bool(mask.any()):
-            loss = get_objective(self.objective)(pos, neg, mask, **self._hyper()) * n_anchors
-        else:
-            loss = self._no_contrast(pos, n_anchors)
 
         if "sample_size" in sample:
             sample_size = sample["sample_size"]
@@ -206,6 +172,18 @@ class RpcCriterion(FairseqCriterion):
         logging_output = self._logging(loss, losses, sample, sample_size, logits, pos, neg, mask, net_output)
         return loss, sample_size, logging_output
 
+    def loss_on_logits(self, logits):
+        """The summed objective on logits (anchors, 1 + K), positive in column 0, and the scores it used.
+
+        Reads one value back on the host: whether any negative is valid (``_any``; ``adapters/README.md``)."""
+        pos, neg, mask = split_column0_logits(logits * self.critic_scale)
+        n_anchors = pos.shape[0]
+        if n_anchors > 0 and _any(mask):
+            loss = self._objective()(pos, neg, mask) * n_anchors
+        else:
+            loss = self._no_contrast(pos, n_anchors)
+        return loss, (pos, neg, mask)
+
     def _no_contrast(self, pos, n_anchors):
         """Summed loss of a batch with no anchor (0) or no valid negative pair (the empty-negative-set value)."""
         if n_anchors == 0:
@@ -215,9 +193,9 @@ class RpcCriterion(FairseqCriterion):
             logger.warning(
                 f"criterion rpc: a batch with {n_anchors} anchors and no valid negative pair (every distractor "
                 "-inf); its objective is taken over the positives alone (an expectation over no negative "
-                "contributes 0, rpc_plugins.positive_only_loss) and the extra losses still train. Logged once."
+                "contributes 0, Objective.without_negatives) and the extra losses still train. Logged once."
             )
-        return positive_only_loss(self.objective, pos, **self._hyper()) * n_anchors
+        return self._objective().without_negatives(pos) * n_anchors
 
     @torch.no_grad()
     def _logging(self, loss, losses, sample, sample_size, logits, pos, neg, mask, net_output):
@@ -298,6 +276,11 @@ class RpcCriterion(FairseqCriterion):
     @staticmethod
     def logging_outputs_can_be_summed() -> bool:
         return True
+
+
+def _any(mask):
+    """Host read: whether any negative is valid (the empty-negative rule needs it; the value is one bool)."""
+    return bool(mask.any())
 
 
 # fairseq raises on a second registration of a name; importing this file under two module names

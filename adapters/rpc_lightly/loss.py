@@ -13,7 +13,7 @@ this module adds lightly's conventions around it:
   ``ContrastiveLoss("infonce", memory_bank_size=...)`` equals ``NTXentLoss(memory_bank_size=...)``;
 * a batch of one sample without a bank (the last batch of a ``drop_last=False`` loader): a finite
   loss and a one-time ``rpc_plugins.NoNegativesWarning``, as NTXentLoss is finite there (the
-  negative terms over the empty set are 0; see ``rpc_plugins.positive_only_loss``).
+  negative terms over the empty set are 0; see ``rpc_plugins.Objective.without_negatives``).
 
 Only the core's public API is used: ``rpc_plugins.ContrastiveLoss`` (its ``queue_loss`` for the
 bank layout) and ``rpc_plugins.check_embeddings``.
@@ -40,7 +40,7 @@ class ContrastiveLoss(nn.Module):
         temperature: critic scale T, f(x, y) = <x, y> / T on L2-normalised outputs.
         memory_bank_size: 0 (no bank) or ``(M, D)``, as for lightly 1.6's ``MemoryBankModule``.
         gather_distributed: negatives from all ranks (needs torch.distributed).
-        **options: the objective's knobs (``rpc_plugins.OBJECTIVE_KNOBS``, with their defaults; rpc:
+        **knobs: the objective's knobs (``rpc_plugins.OBJECTIVE_KNOBS``, with their defaults; rpc:
             alpha, beta, gamma; smile: clip; mio: pos_temperature, neg_temperature, l2_weight).
 
     >>> import torch
@@ -55,7 +55,7 @@ class ContrastiveLoss(nn.Module):
         temperature: float = 0.5,
         memory_bank_size: BankSize = 0,
         gather_distributed: bool = False,
-        **options,
+        **knobs,
     ):
         super().__init__()
         if abs(temperature) < 1e-8:
@@ -67,14 +67,13 @@ class ContrastiveLoss(nn.Module):
             )
         from lightly.models.modules.memory_bank import MemoryBankModule  # lazy: only this adapter needs lightly
 
-        self.objective = objective
         self.temperature = temperature
         self.gather_distributed = gather_distributed
-        # validates the objective name, options and temperature the same way for both paths
+        # validates the objective name, knobs and temperature the same way for both paths
         self.in_batch = rpc_plugins.ContrastiveLoss(
-            objective, temperature=temperature, gather_distributed=gather_distributed, **options
+            objective, temperature=temperature, gather_distributed=gather_distributed, **knobs
         )
-        self.options = dict(options)
+        self.objective = self.in_batch.objective  # the declaration (``rpc_plugins.OBJECTIVES``), with its knobs
         self.memory_bank = MemoryBankModule(
             size=memory_bank_size, gather_distributed=gather_distributed, feature_dim_first=False
         )
@@ -109,7 +108,7 @@ class RPCLoss(ContrastiveLoss):
         temperature: float = 0.1,
         memory_bank_size: BankSize = 0,
         gather_distributed: bool = False,
-        **options,
+        **knobs,
     ):
         super().__init__(
             "rpc",
@@ -119,5 +118,5 @@ class RPCLoss(ContrastiveLoss):
             alpha=alpha,
             beta=beta,
             gamma=gamma,
-            **options,
+            **knobs,
         )

@@ -199,7 +199,10 @@ class ObjectiveClipLoss(nn.Module):
             image, text, 1.0, False, layout="cross", reduction=reduction, method=self.method
         )
         moments = scaled_moments(moments, logit_scale, logit_bias)
-        return rpc_plugins.rpc_loss_from_moments(moments, **self.knobs).to(image.dtype)
+        # float64 moments; the loss in the features' dtype, at least float32 (as ClipLoss's cross-entropy under autocast)
+        return rpc_plugins.rpc_loss_from_moments(moments, **self.knobs).to(
+            torch.promote_types(image.dtype, torch.float32)
+        )
 
     def _scores(self, image: Tensor, text: Tensor, logit_scale: Tensor, logit_bias: Optional[Tensor]) -> Tensor:
         offset = 0

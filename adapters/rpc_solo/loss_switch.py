@@ -10,7 +10,7 @@ every error names the key to fix.
 >>> from omegaconf import OmegaConf
 >>> cfg = OmegaConf.create({"loss": "rpc", "loss_kwargs": {"alpha": 0.5}, "method_kwargs": {"temperature": 0.2}})
 >>> switch = LossSwitch.from_cfg(cfg, "simclr")
->>> switch.name, switch.hyperparameters
+>>> switch.name, switch.knobs
 ('rpc', {'alpha': 0.5, 'beta': 0.01, 'gamma': 0.1})
 >>> LossSwitch.from_cfg(OmegaConf.create({"method_kwargs": {"temperature": 0.2}}), "simclr") is None
 True
@@ -53,7 +53,7 @@ class LossSwitch:
 
     name: str
     temperature: float
-    hyperparameters: Dict[str, float] = field(default_factory=dict)
+    knobs: Dict[str, float] = field(default_factory=dict)
     normalize: bool = True
 
     @classmethod
@@ -89,18 +89,18 @@ class LossSwitch:
                 f"loss_kwargs for loss={name!r} (method {method}, method_kwargs.temperature={temperature}): {e}"
             ) from None
         # the core accepted them, but as its own arguments (e.g. normalize, distributed_mode), not the objective's
-        unknown = sorted(set(kwargs) - set(core.hyperparameters))
+        unknown = sorted(set(kwargs) - set(core.knobs))
         if unknown:
             raise ValueError(
                 f"loss_kwargs.{unknown[0]} is not an option of loss={name!r} for method {method}; "
-                f"its options: {sorted(set(core.hyperparameters) | set(CRITIC_OPTIONS.get(method, ())))}"
+                f"its options: {sorted(set(core.knobs) | set(CRITIC_OPTIONS.get(method, ())))}"
             )
-        return cls(name, float(temperature), core.hyperparameters, normalize)
+        return cls(name, float(temperature), core.knobs, normalize)
 
     def resolved_kwargs(self, method: str) -> dict:
         """What goes back into ``cfg.loss_kwargs`` (solo saves it in args.json): every option with its value."""
         extra = {"normalize": self.normalize} if method in CRITIC_OPTIONS else {}
-        return {**self.hyperparameters, **extra}
+        return {**self.knobs, **extra}
 
     @property
     def metric(self) -> str:
@@ -117,10 +117,8 @@ class LossSwitch:
             anchors, candidates = anchors.to(dtype), candidates.to(dtype)
             cosine = anchors @ candidates.t()
             if self.name != "mio":
-                return multi_positive_loss(
-                    self.name, cosine / self.temperature, pos_mask, neg_mask, **self.hyperparameters
-                )
-            h = self.hyperparameters  # MIO: own temperatures for positives and negatives, + l2 between positives
+                return multi_positive_loss(self.name, cosine / self.temperature, pos_mask, neg_mask, **self.knobs)
+            h = self.knobs  # MIO: own temperatures for positives and negatives, + l2 between positives
             loss = multi_positive_loss(
                 "mio", cosine / h["pos_temperature"], pos_mask, neg_mask, neg_scores=cosine / h["neg_temperature"]
             )

@@ -54,7 +54,7 @@ from benchmarks.harness import machine  # noqa: E402
 from benchmarks.mi.report import AUTHORS, LEVELS, aggregate, combine, level_stats, plot, save, table  # noqa: E402
 
 from rpc_plugins.mi import (  # noqa: E402
-    DEFAULT_HYPER,
+    DEFAULT_KNOBS,
     RPC_FORMS,
     ConcatCritic,
     RPCRatioHead,
@@ -77,13 +77,13 @@ def parse_spec(spec):
     if spec == "rpc":
         return "rpc", dict(RPC_DEFAULT)
     if spec == "rpc_authors":
-        return "rpc", dict(head="add", **DEFAULT_HYPER["rpc"])
+        return "rpc", dict(head="add", **DEFAULT_KNOBS["rpc"])
     name, *opts = spec.split(":")
     if name != "rpc":
         if opts:
             raise ValueError(f"only rpc takes options, got {spec!r}")
-        return name, dict(DEFAULT_HYPER.get(name, {}))
-    cfg = dict(head="add", **DEFAULT_HYPER["rpc"])
+        return name, dict(DEFAULT_KNOBS.get(name, {}))
+    cfg = dict(head="add", **DEFAULT_KNOBS["rpc"])
     for opt in opts:
         key, value = opt.split("=")
         if key not in ("head", "alpha", "beta", "gamma", "scale"):
@@ -106,7 +106,7 @@ class Scaled(torch.nn.Module):
 
 def shares_authors_critic():
     """True when the default RPC estimator trains the same critic as the authors' RPC (one run serves both)."""
-    return RPC_DEFAULT["head"] == "add" and all(RPC_DEFAULT[k] == v for k, v in DEFAULT_HYPER["rpc"].items())
+    return RPC_DEFAULT["head"] == "add" and all(RPC_DEFAULT[k] == v for k, v in DEFAULT_KNOBS["rpc"].items())
 
 
 def make_critic(setting, dim, hidden):

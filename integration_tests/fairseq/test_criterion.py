@@ -38,7 +38,7 @@ def sample(n=6):
 
 
 def criterion(**kw):
-    return RpcCriterion(task=None, **{"infonce": True, **kw})
+    return RpcCriterion(task=None, **kw)
 
 
 def test_minus_inf_distractors_equal_dropping_them():
@@ -77,12 +77,21 @@ def test_every_objective_selectable():
         loss, _, _ = criterion(objective=name, critic_scale=1.0)(LogitsModel(logits), sample())
         pos, neg, mask = split_column0_logits(logits)
         hyper = {"rpc": dict(alpha=0.3, beta=0.01, gamma=0.1), "smile": dict(clip=5.0)}.get(name, {})
-        torch.testing.assert_close(loss, rpc_plugins.get_objective(name)(pos, neg, mask, **hyper) * 5)
+        torch.testing.assert_close(loss, rpc_plugins.get_objective(name, **hyper)(pos, neg, mask) * 5)
+
+
+class BinaryLayoutModel(LogitsModel):
+    """wav2vec (v1) with ``infonce: false``: one logit per pair, targets 1 for the positives and 0 otherwise."""
+
+    def get_targets(self, sample, net_output):
+        return (torch.arange(net_output["x"].numel()) % 3 == 0).long()
 
 
 def test_binary_layout_rejected():
-    with pytest.raises(ValueError, match="infonce=true"):
-        criterion(infonce=False)
+    with pytest.raises(ValueError, match=r"shape \(12,\): wav2vec \(v1\) emits that layout with model.infonce=true"):
+        criterion()(BinaryLayoutModel(torch.randn(12)), sample())
+    with pytest.raises(TypeError, match="infonce"):  # the layout is the model's choice, not a criterion option
+        criterion(infonce=True)
 
 
 def test_registered_once_even_when_imported_twice():

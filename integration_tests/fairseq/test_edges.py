@@ -6,7 +6,7 @@ both criterions with the same seed (same masks and negatives):
 * a batch of one sample: both give a finite loss and finite gradients;
 * every distractor ``-inf`` (all quantised targets equal, as with a collapsed codebook): fairseq's
   cross-entropy is 0 for every row; rpc takes the core's empty-negative-set value
-  (``rpc_plugins.positive_only_loss``): 0 for InfoNCE (so the totals with the extra losses equal the
+  (``rpc_plugins.Objective.without_negatives``): 0 for InfoNCE (so the totals with the extra losses equal the
   host's), -(E_P[f] - beta/2 E_P[f^2]) for RPC; finite, and training goes on;
 * wav2vec v1 on an utterance exactly as long as its prediction offset: no anchor at all; both give 0,
   off the graph (so fairseq's trainer fails at backward the same way for both); one frame longer: one

@@ -3,7 +3,7 @@ with and without a memory bank, and training that ends on a batch of one sample.
 
 lightly's own NTXentLoss tests run batch sizes 1..N; NTXentLoss is finite at 1 (the positive is
 the only candidate: cross-entropy 0). Our drop-ins give the same value for InfoNCE and the
-empty-negative-set value for the other objectives (``rpc_plugins.positive_only_loss``), with one
+empty-negative-set value for the other objectives (``Objective.without_negatives``), with one
 ``NoNegativesWarning``, and keep rejecting what lightly rejects.
 """
 

@@ -24,7 +24,7 @@ def test_default_contrastive_losses_are_ntxents_defaults():
     out0, out1 = torch.randn(10, 16, generator=g), torch.randn(10, 16, generator=g)
     want = NTXentLoss()(out0, out1)
     for loss_fn in (rpc_lightly.ContrastiveLoss(), rpc_plugins.ContrastiveLoss()):
-        assert loss_fn.objective == "infonce"
+        assert loss_fn.objective.name == "infonce"
         torch.testing.assert_close(loss_fn(out0, out1), want)
 
 
@@ -32,7 +32,7 @@ def test_rpc_defaults_declared_once():
     """The adapter's RPCLoss takes RPC's defaults from the core (rpc_plugins.OBJECTIVE_KNOBS)."""
     g = torch.Generator().manual_seed(4)
     out0, out1 = torch.randn(10, 16, generator=g), torch.randn(10, 16, generator=g)
-    assert rpc_lightly.RPCLoss().in_batch.hyperparameters == dict(rpc_plugins.OBJECTIVE_KNOBS["rpc"])
+    assert rpc_lightly.RPCLoss().in_batch.knobs == dict(rpc_plugins.OBJECTIVE_KNOBS["rpc"])
     torch.testing.assert_close(rpc_lightly.RPCLoss()(out0, out1), rpc_plugins.RPCLoss()(out0, out1))
 
 

@@ -122,3 +122,11 @@ def test_bad_features_are_refused(objective):
         loss(image[None], text[None], torch.tensor(1.0))
     with pytest.raises(ValueError, match="logit_scale must be a scalar"):
         loss(image, text, torch.ones(2))
+
+
+def test_rpc_loss_is_float32_for_low_precision_features():
+    image, text = batch(n=8, d=16, dtype=torch.float32)
+    reference = ObjectiveClipLoss("rpc")(image, text, torch.tensor(5.0))
+    low = ObjectiveClipLoss("rpc")(image.bfloat16(), text.bfloat16(), torch.tensor(5.0))
+    assert reference.dtype == low.dtype == torch.float32
+    torch.testing.assert_close(low, reference, rtol=2e-2, atol=2e-2)  # bfloat16 features: 8 bits of mantissa

@@ -23,17 +23,17 @@ def build(digits_folder, method, *extra):
 def test_switch_resolves_rpc_defaults_and_method_temperature(digits_folder, method):
     """``+loss=rpc`` on solo's yaml: the paper's defaults (from the core), the yaml's own temperature."""
     model, cfg = build(digits_folder, method, "+loss=rpc")
-    defaults = rpc_plugins.ContrastiveLoss("rpc").hyperparameters
-    assert model.loss_switch.name == "rpc" and model.loss_switch.hyperparameters == defaults
+    defaults = rpc_plugins.ContrastiveLoss("rpc").knobs
+    assert model.loss_switch.name == "rpc" and model.loss_switch.knobs == defaults
     assert model.loss_switch.temperature == cfg.method_kwargs.temperature
     assert {k: cfg.loss_kwargs[k] for k in defaults} == defaults  # written back: solo saves it in args.json
 
 
 def test_options_reach_the_objective(digits_folder):
     model, _ = build(digits_folder, "mocov2plus", "+loss=smile", "+loss_kwargs.clip=2.5")
-    assert model.loss_switch.hyperparameters == {"clip": 2.5}
+    assert model.loss_switch.knobs == {"clip": 2.5}
     model, _ = build(digits_folder, "nnclr", "+loss=mio", "+loss_kwargs.l2_weight=0.5")
-    assert model.loss_switch.hyperparameters["l2_weight"] == 0.5
+    assert model.loss_switch.knobs["l2_weight"] == 0.5
 
 
 @pytest.mark.parametrize("method", SWITCHABLE)
@@ -97,7 +97,7 @@ def test_method_rpc_is_simclr_with_loss_rpc(digits_folder):
     model, cfg = build(digits_folder, "simclr", "method=rpc")
     assert isinstance(model, SimCLR) and model.loss_switch.name == "rpc" and cfg.loss == "rpc"
     model, cfg = build(digits_folder, "simclr", "method=rpc", "+loss=mio", "+loss_kwargs.l2_weight=0.5")
-    assert model.loss_switch.name == "mio" and model.loss_switch.hyperparameters["l2_weight"] == 0.5
+    assert model.loss_switch.name == "mio" and model.loss_switch.knobs["l2_weight"] == 0.5
     for key in ("loss=mio", "alpha=0.5"):
         with pytest.raises(ValueError, match=f"method_kwargs.{key.split('=')[0]} is not a setting of method rpc"):
             build(digits_folder, "simclr", "method=rpc", f"+method_kwargs.{key}")

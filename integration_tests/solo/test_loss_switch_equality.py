@@ -92,7 +92,7 @@ def test_two_views_every_objective_is_the_core_two_view_loss(name):
     z0, z1 = torch.randn(8, 16, generator=g), torch.randn(8, 16, generator=g)
     options = dict(HYPER.get(name, {}))
     core = rpc_plugins.ContrastiveLoss(name, temperature=T, **options)
-    ours = LossSwitch(name, T, core.hyperparameters)(*simclr_pairs(torch.cat([z0, z1]), torch.arange(8).repeat(2)))
+    ours = LossSwitch(name, T, core.knobs)(*simclr_pairs(torch.cat([z0, z1]), torch.arange(8).repeat(2)))
     torch.testing.assert_close(ours, core(z0, z1), rtol=1e-5, atol=1e-5)
 
 
@@ -103,5 +103,5 @@ def test_queue_layout_every_objective_is_the_core_queue_loss(name):
     q, k = F.normalize(torch.randn(8, 16, generator=g), dim=1), F.normalize(torch.randn(8, 16, generator=g), dim=1)
     queue = F.normalize(torch.randn(16, 32, generator=g), dim=0)
     core = rpc_plugins.ContrastiveLoss(name, temperature=T, normalize=False, **HYPER.get(name, {}))
-    ours = LossSwitch(name, T, core.hyperparameters)(*queue_pairs(q, k, queue))
+    ours = LossSwitch(name, T, core.knobs)(*queue_pairs(q, k, queue))
     torch.testing.assert_close(ours, core.queue_loss(q, k, queue.t()), rtol=1e-5, atol=1e-5)

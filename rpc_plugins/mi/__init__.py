@@ -16,7 +16,7 @@ can be checked on an exact optimal critic.
 from . import gaussian
 from .critics import ConcatCritic, RPCRatioHead, SeparableCritic, rpc_score_from_log_ratio
 from .estimators import (
-    DEFAULT_HYPER,
+    DEFAULT_KNOBS,
     ESTIMATES,
     RPC_FORMS,
     estimate,
@@ -43,5 +43,5 @@ __all__ = [
     "training_loss",
     "train_critic",
     "ESTIMATES",
-    "DEFAULT_HYPER",
+    "DEFAULT_KNOBS",
 ]

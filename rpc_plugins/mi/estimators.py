@@ -15,8 +15,7 @@ from typing import Dict, Tuple
 import torch
 from torch import Tensor
 
-from .. import get_objective
-from ..knobs import score_options
+from ..objectives import OBJECTIVE_KNOBS, get_objective
 
 
 def check_scores(scores: Tensor) -> None:
@@ -150,20 +149,20 @@ ESTIMATES = {
 }
 
 
-def estimate(name: str, scores: Tensor, **hyper) -> Tensor:
+def estimate(name: str, scores: Tensor, **knobs) -> Tensor:
     """The MI estimate ``name`` reads off a critic's score matrix."""
     check_scores(scores)
     if name == "rpc":
-        return rpc_estimate(scores, **hyper)
+        return rpc_estimate(scores, **knobs)
     if name not in ESTIMATES:
         raise ValueError(f"unknown estimator {name!r}; choose one of {sorted(ESTIMATES) + ['rpc']}")
-    return ESTIMATES[name](scores, **hyper)
+    return ESTIMATES[name](scores, **knobs)
 
 
-def training_loss(name: str, scores: Tensor, **hyper) -> Tensor:
+def training_loss(name: str, scores: Tensor, **knobs) -> Tensor:
     """The core objective that trains the critic for estimator ``name`` (rpc_plugins.get_objective)."""
     pos, neg, mask = split_scores(scores)
-    return get_objective(name)(pos, neg, mask, **score_options(name, hyper))
+    return get_objective(name, **{k: v for k, v in knobs.items() if k in OBJECTIVE_KNOBS[name]})(pos, neg, mask)
 
 
-DEFAULT_HYPER: Dict[str, dict] = {"rpc": dict(alpha=1.0, beta=1e-4, gamma=1.0), "smile": dict(clip=5.0)}
+DEFAULT_KNOBS: Dict[str, dict] = {"rpc": dict(alpha=1.0, beta=1e-4, gamma=1.0), "smile": dict(clip=5.0)}

@@ -7,7 +7,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Tuple
 import torch
 from torch import Tensor, nn
 
-from .estimators import DEFAULT_HYPER, estimate, training_loss
+from .estimators import DEFAULT_KNOBS, estimate, training_loss
 
 
 def train_critic(
@@ -18,7 +18,7 @@ def train_critic(
     lr: float = 1e-3,
     readouts: Optional[Dict[str, Callable[[Tensor], Tensor]]] = None,
     on_step: Optional[Callable[[int, Dict[str, List[float]]], None]] = None,
-    **hyper,
+    **knobs,
 ) -> Dict[str, List[float]]:
     """Adam on ``training_loss(objective, critic(x, y))`` for ``steps`` batches.
 
@@ -34,8 +34,8 @@ def train_critic(
     >>> len(trace["infonce"])
     5
     """
-    hyper = {**DEFAULT_HYPER.get(objective, {}), **hyper}
-    readouts = readouts or {objective: lambda s: estimate(objective, s, **hyper)}
+    knobs = {**DEFAULT_KNOBS.get(objective, {}), **knobs}
+    readouts = readouts or {objective: lambda s: estimate(objective, s, **knobs)}
     opt = torch.optim.Adam(critic.parameters(), lr=lr)
     trace: Dict[str, List[float]] = {name: [] for name in readouts}
     diverged = False
@@ -48,7 +48,7 @@ def train_critic(
             for name in readouts:
                 trace[name].append(math.nan)
         else:
-            loss = training_loss(objective, scores, **hyper)
+            loss = training_loss(objective, scores, **knobs)
             opt.zero_grad()
             loss.backward()
             opt.step()

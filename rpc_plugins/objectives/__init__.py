@@ -1,56 +1,91 @@
-"""Contrastive objectives on critic scores, one calling convention, selectable by name.
+"""Contrastive objectives on critic scores: each declared once, selectable by name.
 
-Every objective is ``loss = objective(pos, neg, neg_mask=None, **hyperparameters)`` with
-``pos (A,)`` the positive score of each anchor, ``neg (A, K)`` its negatives (``-inf`` or a False
-in ``neg_mask`` marks an invalid negative) and returns the loss to minimise.
+``OBJECTIVES[name]`` is the objective's declaration (a frozen dataclass, ``objectives._base``): its
+fields are its knobs with their defaults and checks, calling an instance is its loss on scores
+``(pos (A,), neg (A, K), neg_mask=None)``, and ``without_negatives(pos)`` its rule for a batch with no
+negative pair. Everything else here is derived from those declarations.
 
 >>> import torch
->>> loss = get_objective("rpc")(torch.randn(4), torch.randn(4, 6), alpha=0.3, beta=0.01, gamma=0.1)
+>>> loss = get_objective("rpc", alpha=0.3)(torch.randn(4), torch.randn(4, 6))
 >>> loss.shape
 torch.Size([])
+>>> OBJECTIVE_KNOBS["rpc"]
+{'alpha': 0.3, 'beta': 0.01, 'gamma': 0.1}
 """
 
-from typing import Callable, Dict
+import dataclasses
+from typing import Any, Dict, Mapping, Optional, Type
 
-from .dv import dv_loss
-from .infonce import infonce_loss
-from .js import js_loss
-from ..knobs import OBJECTIVE_HYPERPARAMETERS, OBJECTIVE_KNOBS, objective_options
-from .mio import mio_loss
-from .nwj import nwj_loss
-from .rpc import rpc_loss
-from .smile import smile_loss
+from ._base import Objective
+from .dv import DV, dv_loss
+from .infonce import InfoNCE, infonce_loss
+from .js import JS, js_loss
+from .mio import MIO
+from .nwj import NWJ, nwj_loss
+from .rpc import RPC, rpc_loss, rpc_loss_from_moments
+from .smile import SMILE, smile_loss
 
-OBJECTIVES: Dict[str, Callable] = {
-    "rpc": rpc_loss,
-    "infonce": infonce_loss,
-    "nwj": nwj_loss,
-    "js": js_loss,
-    "dv": dv_loss,
-    "smile": smile_loss,
-    "mio": mio_loss,
+OBJECTIVES: Dict[str, Type[Objective]] = {cls.name: cls for cls in (RPC, InfoNCE, NWJ, JS, DV, SMILE, MIO)}
+
+# Every objective's knobs and their defaults, read off the declarations.
+OBJECTIVE_KNOBS: Dict[str, Dict[str, Any]] = {
+    name: {f.name: f.default for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    for name, cls in OBJECTIVES.items()
 }
 
 
-def get_objective(name: str) -> Callable:
-    """The objective registered under ``name`` (ValueError listing the valid names otherwise)."""
+def objective_class(name: str) -> Type[Objective]:
+    """The declaration registered under ``name`` (ValueError listing the valid names otherwise)."""
     try:
         return OBJECTIVES[name]
     except (KeyError, TypeError):
         raise ValueError(f"unknown objective {name!r}; choose one of {sorted(OBJECTIVES)}") from None
 
 
+def get_objective(name: str, temperature: Optional[float] = None, **knobs) -> Objective:
+    """The objective ``name`` with ``knobs`` over its defaults, checked: a ValueError names an unknown
+    objective, an unknown knob or a bad value. Knobs that default to the critic's temperature (MIO's)
+    take ``temperature`` (None without it: they act on the pairs, not on the scores).
+
+    >>> get_objective("mio", temperature=0.2, l2_weight=0.5).knobs()
+    {'pos_temperature': 0.2, 'neg_temperature': 0.2, 'l2_weight': 0.5}
+    """
+    cls = objective_class(name)
+    declared = OBJECTIVE_KNOBS[name]
+    unknown = sorted(set(knobs) - set(declared))
+    if unknown:
+        raise ValueError(f"unknown knob(s) {unknown} for objective {name!r}; it takes {list(declared)}")
+    return cls(**{k: knobs.get(k, temperature if default is None else default) for k, default in declared.items()})
+
+
+def objective_options(name: str, options: Mapping[str, Any], temperature: Optional[float] = None) -> Dict[str, Any]:
+    """Every knob of objective ``name``: ``options`` over the defaults, checked (``get_objective``).
+
+    >>> objective_options("rpc", {"alpha": 0.5})
+    {'alpha': 0.5, 'beta': 0.01, 'gamma': 0.1}
+    """
+    return get_objective(name, temperature, **options).knobs()
+
+
 __all__ = [
+    "Objective",
     "OBJECTIVES",
-    "OBJECTIVE_HYPERPARAMETERS",
     "OBJECTIVE_KNOBS",
-    "objective_options",
+    "objective_class",
     "get_objective",
+    "objective_options",
+    "RPC",
+    "InfoNCE",
+    "NWJ",
+    "JS",
+    "DV",
+    "SMILE",
+    "MIO",
     "rpc_loss",
+    "rpc_loss_from_moments",
     "infonce_loss",
     "nwj_loss",
     "js_loss",
     "dv_loss",
     "smile_loss",
-    "mio_loss",
 ]

@@ -3,19 +3,42 @@
 I_DV = E_P[f] - log E_Q[e^f],   loss = -I_DV
 """
 
-from typing import Optional
+from dataclasses import dataclass
+from typing import ClassVar, Optional
 
 from torch import Tensor
 
-from ._common import pooled_log_mean_exp, prepare
+from .._validation import check_knobs, upcast
+from ._base import Objective, pooled_log_mean_exp, prepare
+
+
+@dataclass(frozen=True)
+class DV(Objective):
+    """Negative DV bound; log E_Q[e^f] is a stable logsumexp over all valid negatives. No knobs.
+
+    >>> import torch
+    >>> float(DV()(torch.tensor([2.0]), torch.tensor([[0.0, 0.0]])))
+    -2.0
+    """
+
+    name: ClassVar[str] = "dv"
+
+    def __post_init__(self):
+        check_knobs(self)
+
+    def __call__(self, pos: Tensor, neg: Tensor, neg_mask: Optional[Tensor] = None) -> Tensor:
+        s = prepare("dv", pos, neg, neg_mask)
+        return -(s.pos.mean() - pooled_log_mean_exp(s.neg, s))
+
+    def without_negatives(self, pos: Tensor) -> Tensor:
+        return -upcast(pos).mean()  # log E_Q[e^f] over no negative taken as 0
 
 
 def dv_loss(pos: Tensor, neg: Tensor, neg_mask: Optional[Tensor] = None) -> Tensor:
-    """Negative DV bound; log E_Q[e^f] is a stable logsumexp over all valid negatives.
+    """DV on scores, ``DV()(pos, neg, neg_mask)``.
 
     >>> import torch
     >>> float(dv_loss(torch.tensor([2.0]), torch.tensor([[0.0, 0.0]])))
     -2.0
     """
-    s = prepare("dv", pos, neg, neg_mask)
-    return -(s.pos.mean() - pooled_log_mean_exp(s.neg, s))
+    return DV()(pos, neg, neg_mask)

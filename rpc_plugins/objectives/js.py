@@ -5,24 +5,48 @@
 This is exactly binary cross-entropy with logits: positives labelled 1, negatives 0.
 """
 
-from typing import Optional
+from dataclasses import dataclass
+from typing import ClassVar, Optional
 
 import torch.nn.functional as F
 from torch import Tensor
 
-from ._common import Scores, pooled_mean, prepare
-
-
-def js_loss(pos: Tensor, neg: Tensor, neg_mask: Optional[Tensor] = None) -> Tensor:
-    """E_P[softplus(-f)] + E_Q[softplus(f)].
-
-    >>> import torch, math
-    >>> round(float(js_loss(torch.tensor([0.0]), torch.tensor([[0.0]]))), 6) == round(2 * math.log(2), 6)
-    True
-    """
-    return binary_pair_loss(prepare("js", pos, neg, neg_mask))
+from .._validation import check_knobs, upcast
+from ._base import Objective, Scores, pooled_mean, prepare
 
 
 def binary_pair_loss(s: Scores) -> Tensor:
     """BCE with logits of prepared scores: positives labelled 1, valid negatives 0 (each averaged)."""
     return F.softplus(-s.pos).mean() + pooled_mean(F.softplus(s.neg), s)
+
+
+@dataclass(frozen=True)
+class JS(Objective):
+    """E_P[softplus(-f)] + E_Q[softplus(f)]. No knobs.
+
+    >>> import torch
+    >>> import math
+    >>> round(float(JS()(torch.tensor([0.0]), torch.tensor([[0.0]]))), 6) == round(2 * math.log(2), 6)
+    True
+    """
+
+    name: ClassVar[str] = "js"
+
+    def __post_init__(self):
+        check_knobs(self)
+
+    def __call__(self, pos: Tensor, neg: Tensor, neg_mask: Optional[Tensor] = None) -> Tensor:
+        return binary_pair_loss(prepare(self.name, pos, neg, neg_mask))
+
+    def without_negatives(self, pos: Tensor) -> Tensor:
+        return F.softplus(-upcast(pos)).mean()  # BCE(pos, 1); the negatives' BCE term is 0
+
+
+def js_loss(pos: Tensor, neg: Tensor, neg_mask: Optional[Tensor] = None) -> Tensor:
+    """JS on scores, ``JS()(pos, neg, neg_mask)``.
+
+    >>> import torch
+    >>> float(js_loss(torch.tensor([0.0]), torch.tensor([[0.0]]))) > 1.38
+    True
+    """
+    return JS()(pos, neg, neg_mask)

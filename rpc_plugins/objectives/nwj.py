@@ -3,20 +3,43 @@
 I_NWJ = E_P[f] - e^{-1} E_Q[e^f],   loss = -I_NWJ
 """
 
-from typing import Optional
+from dataclasses import dataclass
+from typing import ClassVar, Optional
 
 from torch import Tensor
 
-from ._common import pooled_log_mean_exp, prepare
+from .._validation import check_knobs, upcast
+from ._base import Objective, pooled_log_mean_exp, prepare
+
+
+@dataclass(frozen=True)
+class NWJ(Objective):
+    """Negative NWJ lower bound; E_Q pools all valid negatives. No knobs.
+
+    >>> import torch
+    >>> abs(float(NWJ()(torch.tensor([1.0]), torch.tensor([[1.0]])))) < 1e-7  # 1 - e^-1 e^1
+    True
+    """
+
+    name: ClassVar[str] = "nwj"
+
+    def __post_init__(self):
+        check_knobs(self)
+
+    def __call__(self, pos: Tensor, neg: Tensor, neg_mask: Optional[Tensor] = None) -> Tensor:
+        s = prepare("nwj", pos, neg, neg_mask)
+        # e^{-1} E_Q[e^f] = exp(log E_Q[e^f] - 1), via logsumexp so large scores do not overflow early.
+        return -(s.pos.mean() - (pooled_log_mean_exp(s.neg, s) - 1.0).exp())
+
+    def without_negatives(self, pos: Tensor) -> Tensor:
+        return -upcast(pos).mean()  # E_Q[e^f] over no negative taken as 0
 
 
 def nwj_loss(pos: Tensor, neg: Tensor, neg_mask: Optional[Tensor] = None) -> Tensor:
-    """Negative NWJ lower bound; E_Q pools all valid negatives.
+    """NWJ on scores, ``NWJ()(pos, neg, neg_mask)``.
 
-    >>> import torch, math
-    >>> abs(float(nwj_loss(torch.tensor([1.0]), torch.tensor([[1.0]]))) - 0.0) < 1e-7  # 1 - e^-1 e^1
+    >>> import torch
+    >>> float(nwj_loss(torch.tensor([1.0]), torch.tensor([[1.0]]))) < 1e-6
     True
     """
-    s = prepare("nwj", pos, neg, neg_mask)
-    # e^{-1} E_Q[e^f] = exp(log E_Q[e^f] - 1), via logsumexp so large scores do not overflow early.
-    return -(s.pos.mean() - (pooled_log_mean_exp(s.neg, s) - 1.0).exp())
+    return NWJ()(pos, neg, neg_mask)

@@ -8,29 +8,47 @@ gradient: the Jensen-Shannon objective's, as in the authors' code (the critic is
 and SMILE is read off it): ``loss = js + (smile_value - js).detach()``.
 """
 
-from typing import Optional
+from dataclasses import dataclass
+from typing import ClassVar, Optional
 
 import torch
 from torch import Tensor
 
-from .._validation import check_positive
-from ._common import pooled_log_mean_exp, prepare
+from .._validation import check_knobs, upcast
+from ._base import Objective, knob, pooled_log_mean_exp, prepare
 from .js import binary_pair_loss
-from ..knobs import SMILE_DEFAULTS
 
 
-def smile_loss(
-    pos: Tensor, neg: Tensor, neg_mask: Optional[Tensor] = None, *, clip: float = SMILE_DEFAULTS["clip"]
-) -> Tensor:
+@dataclass(frozen=True)
+class SMILE(Objective):
     """Negative SMILE value with the JS gradient.
 
-    >>> import math, torch
-    >>> value = float(smile_loss(torch.tensor([2.0]), torch.tensor([[9.0, -9.0]]), clip=1.0))
+    >>> import math
+    >>> value = float(SMILE(clip=1.0)(torch.tensor([2.0]), torch.tensor([[9.0, -9.0]])))
     >>> abs(value + (2 - math.log((math.e + 1 / math.e) / 2))) < 1e-6  # e^9 clipped to e, e^-9 to 1/e
     True
     """
-    check_positive(clip=clip)
-    s = prepare("smile", pos, neg, neg_mask)
-    value = -(s.pos.mean() - pooled_log_mean_exp(torch.clamp(s.neg, -clip, clip), s))
-    js = binary_pair_loss(s)
-    return js + (value - js).detach()
+
+    name: ClassVar[str] = "smile"
+    clip: float = knob(5.0, "positive", "log-ratio clip of the partition term, e^f clipped to [e^-clip, e^clip]")
+
+    def __post_init__(self):
+        check_knobs(self)
+
+    def __call__(self, pos: Tensor, neg: Tensor, neg_mask: Optional[Tensor] = None) -> Tensor:
+        s = prepare("smile", pos, neg, neg_mask)
+        value = -(s.pos.mean() - pooled_log_mean_exp(torch.clamp(s.neg, -self.clip, self.clip), s))
+        js = binary_pair_loss(s)
+        return js + (value - js).detach()
+
+    def without_negatives(self, pos: Tensor) -> Tensor:
+        return -upcast(pos).mean()  # log E_Q[e^f] over no negative taken as 0
+
+
+def smile_loss(pos: Tensor, neg: Tensor, neg_mask: Optional[Tensor] = None, **knobs) -> Tensor:
+    """SMILE on scores, ``SMILE(**knobs)(pos, neg, neg_mask)``.
+
+    >>> float(smile_loss(torch.tensor([2.0]), torch.tensor([[0.0, 0.0]]), clip=1.0)) < 0
+    True
+    """
+    return SMILE(**knobs)(pos, neg, neg_mask)
