@@ -131,7 +131,7 @@ def rpc_reference(out0, out1, negatives=None, *, temperature=0.1, normalize=True
     for (value, size, weight), full in zip(terms, (None, None, all_sum, all_sq)):
         target = value if full is None else full
         g0, g1 = torch.autograd.grad(target, (a, b), retain_graph=True)
-        loss_scale += weight * float(size)
+        loss_scale += weight * float(size.detach())
         grad_scale0 += weight * float(g0.norm())
         grad_scale1 += weight * float(g1.norm())
     moments = dict(
