@@ -38,7 +38,7 @@ case "$MODE" in
   run)
     OUTDIR=${1:-${OUT:-}}
     [ -n "$OUTDIR" ] || { echo "gpu.sh run: set \$OUT or give a folder" >&2; exit 2; }
-    DEVICE=cuda LIMIT_TESTS=150 LIMIT_COST=270 LIMIT_STEP=150
+    DEVICE=cuda LIMIT_TESTS=170 LIMIT_COST=260 LIMIT_STEP=130  # 560 s of the 600 a device call has
     COST=(--sizes 256 4096 16384 32768 65536 --losses NTXentLoss DCLLoss "RPCLoss dense" "RPCLoss gram"
       --gram-sizes 262144 1048576 4194304 16777216 --gram-losses "RPCLoss gram" --repeats 5
       --bf16 --bf16-sizes 4096 32768 --bf16-losses NTXentLoss "RPCLoss gram")

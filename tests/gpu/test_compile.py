@@ -23,7 +23,7 @@ def needs_a_compiler():
         pytest.skip("torch.compile's Triton backend needs a C compiler (cc, gcc or clang); none on PATH")
 
 
-@pytest.mark.parametrize("kwargs", [dict(), dict(method="dense"), dict(normalize=False, temperature=128.0)])
+@pytest.mark.parametrize("kwargs", [dict(), dict(normalize=False, temperature=128.0)])
 def test_compiled_rpc_loss_equals_eager(device, kwargs):
     needs_a_compiler()
     torch._dynamo.reset()
