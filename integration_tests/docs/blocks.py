@@ -4,9 +4,11 @@ Every fenced block is preceded (on the line above, blank lines aside) by a marke
 
     <!-- test: lightly -->                 the block needs lightly (runs in the era that has it)
     <!-- test: transformers setup=hf -->   names defined by ``setups.hf()`` exist before the block runs
+    <!-- test: open_clip run -->           a shell block that is also run (bash, from the repository root)
 
 ``python`` blocks are executed; every other block (bash, yaml, text) is checked: the repository paths it names
-exist, its ``python -m`` modules import in the host's era, its ``make`` targets are Makefile targets.
+exist, its ``python -m`` modules import in the host's era, its ``make`` targets are Makefile targets; a shell
+block marked ``run`` is executed as well, with the era's interpreter first on PATH.
 
 >>> [b.host for b in parse("<!-- test: core -->\\n```python\\nx = 1\\n```\\n", "page.md")]
 ['core']
@@ -43,6 +45,7 @@ class Block:
     code: str
     host: Optional[str]  # None: no marker
     setup: Optional[str] = None
+    run: bool = False
 
     @property
     def id(self) -> str:
@@ -67,6 +70,7 @@ def parse(text: str, page: str) -> List[Block]:
             i += 1
         i += 1  # the closing fence
         host = setup = None
+        run = False
         j = start - 1
         while j >= 0 and not lines[j].strip():
             j -= 1
@@ -76,10 +80,13 @@ def parse(text: str, page: str) -> List[Block]:
             host = words[0] if words else ""
             for word in words[1:]:
                 key, _, value = word.partition("=")
-                if key != "setup" or not value:
-                    raise ValueError(f"{page}:{j + 1}: unknown marker option {word!r} (only setup=NAME)")
-                setup = value
-        blocks.append(Block(page, start + 1, lang, "\n".join(body) + "\n", host, setup))
+                if word == "run":
+                    run = True
+                elif key == "setup" and value:
+                    setup = value
+                else:
+                    raise ValueError(f"{page}:{j + 1}: unknown marker option {word!r} (setup=NAME or run)")
+        blocks.append(Block(page, start + 1, lang, "\n".join(body) + "\n", host, setup, run))
     return blocks
 
 

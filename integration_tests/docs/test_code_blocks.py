@@ -5,8 +5,10 @@ A block without a marker, with an unknown host, or whose host is missing from th
 """
 
 import importlib.util
+import os
 import re
 import shlex
+import subprocess
 import sys
 from pathlib import Path
 
@@ -78,6 +80,24 @@ def test_python_block_runs(block, tmp_path, monkeypatch):
     if block.setup:
         namespace.update(getattr(setups, block.setup)())
     exec(compile(block.code, block.id, "exec"), namespace)
+
+
+RUN = [b for b in OTHER if b.run]
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("block", RUN, ids=[b.id for b in RUN])
+def test_shell_block_runs(block):
+    _need_host(block)
+    assert block.lang in ("bash", "sh"), f"{block.id}: only shell blocks can be marked run"
+    path = os.pathsep.join(
+        [str(REPO / "adapters"), str(REPO), os.environ.get("PYTHONPATH", "")]
+    )  # as the python blocks
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", PYTHONPATH=path)
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", block.code], cwd=REPO, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, f"{block.id} exited {done.returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
 
 
 def _make_targets():
