@@ -67,20 +67,16 @@ def multi_positive_infonce(scores: Tensor, pos_mask: Tensor, neg_mask: Tensor) -
     >>> abs(float(multi_positive_infonce(s, p, n)) - math.log(3)) < 1e-6
     True
     """
-    minus_inf = torch.full_like(scores, float("-inf"))
-    log_pos = torch.logsumexp(torch.where(pos_mask, scores, minus_inf), dim=1)
-    log_all = torch.logsumexp(torch.where(pos_mask | neg_mask, scores, minus_inf), dim=1)
     has_pos = pos_mask.any(dim=1)
-    return (log_all - log_pos)[has_pos].mean()
-
-
-def _rows(values: Tensor, rows: int):
-    """``values (M,)`` laid out as ``(rows, ceil(M / rows))`` with a validity mask (padding is masked)."""
-    width = max(1, -(-values.shape[0] // rows))
-    padded = torch.zeros(rows * width, dtype=values.dtype, device=values.device)
-    padded[: values.shape[0]] = values
-    valid = torch.arange(rows * width, device=values.device) < values.shape[0]
-    return padded.view(rows, width), valid.view(rows, width)
+    # rows without a positive are left out by the masks (no boolean indexing); their scores are replaced by
+    # zeros so that no logsumexp of an all -inf row puts a NaN into the gradient
+    safe = torch.where(has_pos[:, None], scores, torch.zeros_like(scores))
+    minus_inf = torch.full_like(scores, float("-inf"))
+    keep = ~has_pos[:, None]
+    log_pos = torch.logsumexp(torch.where(pos_mask | keep, safe, minus_inf), dim=1)
+    log_all = torch.logsumexp(torch.where(pos_mask | neg_mask | keep, safe, minus_inf), dim=1)
+    per_anchor = torch.where(has_pos, log_all - log_pos, torch.zeros_like(log_pos))
+    return per_anchor.sum() / has_pos.sum()
 
 
 def multi_positive_loss(
@@ -119,14 +115,12 @@ def multi_positive_loss(
             f"multi_positive_loss({objective!r}): no negative pair in this batch; the negative terms are taken as 0",
             NoNegativesWarning,
         )
-    if hasattr(fn, "on_moments"):  # moments straight from the masks: no boolean indexing, no host synchronisation
+    if hasattr(fn, "on_moments"):  # RPC: its moments take an empty negative set (a count of 0) themselves
         moments = ScoreMoments.from_scores(scores, neg_scores, neg_mask, pos_mask=pos_mask, check_finite=False)
         return fn.on_moments(moments).to(scores.dtype)
-    pos = scores[pos_mask]
-    if no_negatives:
-        return fn.without_negatives(pos)
-    neg, valid = _rows(neg_scores[neg_mask], pos.shape[0])
-    return fn(pos, neg, valid)
+    if no_negatives:  # known on the CPU only
+        return fn.without_negatives(scores[pos_mask])
+    return fn(scores, neg_scores, neg_mask, pos_mask=pos_mask)  # pooled by the masks: no boolean indexing
 
 
 __all__ = ["multi_positive_loss", "multi_positive_infonce"]

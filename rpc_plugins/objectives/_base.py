@@ -5,8 +5,10 @@ Every objective is a frozen dataclass subclassing ``Objective``:
 * its fields are its knobs, each made by ``knob(default, check, help)``: the default, the check
   (``"nonnegative"``, ``"positive"``, or ``"positive or None"`` for a temperature that defaults to the
   critic's) and a help line. Adapters build their configs from these fields (``dataclasses.fields``);
-* ``__call__(pos, neg, neg_mask=None)`` is its loss on critic scores: ``pos (A,)`` the positive score of
-  each anchor, ``neg (A, K)`` its negatives, ``-inf`` or a False in ``neg_mask`` marking an invalid one;
+* ``__call__(pos, neg, neg_mask=None, pos_mask=None)`` is its loss on critic scores: ``pos (A,)`` the
+  positive score of each anchor, ``neg (A, K)`` its negatives, ``-inf`` or a False in ``neg_mask``
+  marking an invalid one; with ``pos_mask (A, P)``, ``pos (A, P)`` holds several positives per anchor and
+  E_P pools the masked ones (the multi-positive layout of SupCon and multi-crop; no boolean indexing);
 * ``without_negatives(pos)`` is its loss for a batch that has positive pairs but no negative pair (a
   two-view batch of one sample): every expectation over the empty set of negatives counts as 0, as
   lightly's NTXentLoss gives a finite loss there.
@@ -34,7 +36,9 @@ class Objective:
     name: ClassVar[str]
     pair_knobs: ClassVar[Tuple[str, ...]] = ()
 
-    def __call__(self, pos: Tensor, neg: Tensor, neg_mask: Optional[Tensor] = None) -> Tensor:
+    def __call__(
+        self, pos: Tensor, neg: Tensor, neg_mask: Optional[Tensor] = None, pos_mask: Optional[Tensor] = None
+    ) -> Tensor:
         raise NotImplementedError
 
     def without_negatives(self, pos: Tensor) -> Tensor:
@@ -50,10 +54,11 @@ class Objective:
 
 
 class Scores(NamedTuple):
-    pos: Tensor  # (A,)
+    pos: Tensor  # (A,), or (A, P) with pos_valid, non-positive entries replaced by 0
     neg: Tensor  # (A, K), invalid entries replaced by 0 (finite, so no NaN gradients)
     valid: Tensor  # (A, K) bool
     neg_count: Tensor  # number of valid negatives, as a float tensor
+    pos_valid: Optional[Tensor] = None  # (A, P) bool: which entries of pos are positives
 
 
 def valid_negatives(neg: Tensor, neg_mask: Optional[Tensor]) -> Tensor:
@@ -62,15 +67,26 @@ def valid_negatives(neg: Tensor, neg_mask: Optional[Tensor]) -> Tensor:
     return valid if neg_mask is None else valid & neg_mask
 
 
-def prepare(name: str, pos: Tensor, neg: Tensor, neg_mask: Optional[Tensor]) -> Scores:
-    """Validate, upcast to the accumulation dtype and mask out invalid negatives."""
-    check_scores(pos, neg, neg_mask)
+def prepare(
+    name: str, pos: Tensor, neg: Tensor, neg_mask: Optional[Tensor], pos_mask: Optional[Tensor] = None
+) -> Scores:
+    """Validate, upcast to the accumulation dtype and mask out invalid negatives (and non-positives)."""
+    check_scores(pos, neg, neg_mask, pos_mask)
     pos, neg = upcast(pos), upcast(neg)
     valid = valid_negatives(neg, neg_mask)
     count = valid.sum()
     require_negatives(name, neg, count)
     neg = torch.where(valid, neg, torch.zeros_like(neg))
-    return Scores(pos, neg, valid, count.to(neg.dtype))
+    if pos_mask is not None:
+        pos = torch.where(pos_mask, pos, torch.zeros_like(pos))
+    return Scores(pos, neg, valid, count.to(neg.dtype), pos_mask)
+
+
+def positive_mean(values: Tensor, s: Scores) -> Tensor:
+    """Mean of ``values`` (shaped like ``s.pos``) over the positives (E_P)."""
+    if s.pos_valid is None:
+        return values.mean()
+    return torch.where(s.pos_valid, values, torch.zeros_like(values)).sum() / s.pos_valid.sum()
 
 
 def require_negatives(name: str, neg: Tensor, count) -> None:

@@ -9,7 +9,7 @@ from typing import ClassVar, Optional
 from torch import Tensor
 
 from .._validation import check_knobs, upcast
-from ._base import Objective, pooled_log_mean_exp, prepare
+from ._base import Objective, pooled_log_mean_exp, positive_mean, prepare
 
 
 @dataclass(frozen=True)
@@ -26,9 +26,11 @@ class DV(Objective):
     def __post_init__(self):
         check_knobs(self)
 
-    def __call__(self, pos: Tensor, neg: Tensor, neg_mask: Optional[Tensor] = None) -> Tensor:
-        s = prepare("dv", pos, neg, neg_mask)
-        return -(s.pos.mean() - pooled_log_mean_exp(s.neg, s))
+    def __call__(
+        self, pos: Tensor, neg: Tensor, neg_mask: Optional[Tensor] = None, pos_mask: Optional[Tensor] = None
+    ) -> Tensor:
+        s = prepare("dv", pos, neg, neg_mask, pos_mask)
+        return -(positive_mean(s.pos, s) - pooled_log_mean_exp(s.neg, s))
 
     def without_negatives(self, pos: Tensor) -> Tensor:
         return -upcast(pos).mean()  # log E_Q[e^f] over no negative taken as 0

@@ -28,7 +28,11 @@ class InfoNCE(Objective):
     def __post_init__(self):
         check_knobs(self)
 
-    def __call__(self, pos: Tensor, neg: Tensor, neg_mask: Optional[Tensor] = None) -> Tensor:
+    def __call__(
+        self, pos: Tensor, neg: Tensor, neg_mask: Optional[Tensor] = None, pos_mask: Optional[Tensor] = None
+    ) -> Tensor:
+        if pos_mask is not None:
+            raise ValueError("infonce scores each positive against its own row: use multi_positive_loss for pos_mask")
         s = prepare("infonce", pos, neg, neg_mask)
         logits = torch.cat([s.pos[:, None], s.neg.masked_fill(~s.valid, float("-inf"))], dim=1)
         return (torch.logsumexp(logits, dim=1) - s.pos).mean()

@@ -12,12 +12,12 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .._validation import check_knobs, upcast
-from ._base import Objective, Scores, pooled_mean, prepare
+from ._base import Objective, Scores, pooled_mean, positive_mean, prepare
 
 
 def binary_pair_loss(s: Scores) -> Tensor:
     """BCE with logits of prepared scores: positives labelled 1, valid negatives 0 (each averaged)."""
-    return F.softplus(-s.pos).mean() + pooled_mean(F.softplus(s.neg), s)
+    return positive_mean(F.softplus(-s.pos), s) + pooled_mean(F.softplus(s.neg), s)
 
 
 @dataclass(frozen=True)
@@ -35,8 +35,10 @@ class JS(Objective):
     def __post_init__(self):
         check_knobs(self)
 
-    def __call__(self, pos: Tensor, neg: Tensor, neg_mask: Optional[Tensor] = None) -> Tensor:
-        return binary_pair_loss(prepare(self.name, pos, neg, neg_mask))
+    def __call__(
+        self, pos: Tensor, neg: Tensor, neg_mask: Optional[Tensor] = None, pos_mask: Optional[Tensor] = None
+    ) -> Tensor:
+        return binary_pair_loss(prepare(self.name, pos, neg, neg_mask, pos_mask))
 
     def without_negatives(self, pos: Tensor) -> Tensor:
         return F.softplus(-upcast(pos)).mean()  # BCE(pos, 1); the negatives' BCE term is 0

@@ -9,7 +9,7 @@ from typing import ClassVar, Optional
 from torch import Tensor
 
 from .._validation import check_knobs, upcast
-from ._base import Objective, pooled_log_mean_exp, prepare
+from ._base import Objective, pooled_log_mean_exp, positive_mean, prepare
 
 
 @dataclass(frozen=True)
@@ -26,10 +26,12 @@ class NWJ(Objective):
     def __post_init__(self):
         check_knobs(self)
 
-    def __call__(self, pos: Tensor, neg: Tensor, neg_mask: Optional[Tensor] = None) -> Tensor:
-        s = prepare("nwj", pos, neg, neg_mask)
+    def __call__(
+        self, pos: Tensor, neg: Tensor, neg_mask: Optional[Tensor] = None, pos_mask: Optional[Tensor] = None
+    ) -> Tensor:
+        s = prepare("nwj", pos, neg, neg_mask, pos_mask)
         # e^{-1} E_Q[e^f] = exp(log E_Q[e^f] - 1), via logsumexp so large scores do not overflow early.
-        return -(s.pos.mean() - (pooled_log_mean_exp(s.neg, s) - 1.0).exp())
+        return -(positive_mean(s.pos, s) - (pooled_log_mean_exp(s.neg, s) - 1.0).exp())
 
     def without_negatives(self, pos: Tensor) -> Tensor:
         return -upcast(pos).mean()  # E_Q[e^f] over no negative taken as 0

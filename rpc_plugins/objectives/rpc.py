@@ -56,8 +56,10 @@ class RPC(Objective):
             )
         return -objective
 
-    def __call__(self, pos: Tensor, neg: Tensor, neg_mask: Optional[Tensor] = None) -> Tensor:
-        moments = ScoreMoments.from_scores(pos, neg, neg_mask)
+    def __call__(
+        self, pos: Tensor, neg: Tensor, neg_mask: Optional[Tensor] = None, pos_mask: Optional[Tensor] = None
+    ) -> Tensor:
+        moments = ScoreMoments.from_scores(pos, neg, neg_mask, pos_mask)
         require_negatives("rpc", neg, moments.neg_count)
         return self.on_moments(moments).to(torch.promote_types(upcast(pos).dtype, upcast(neg).dtype))
 

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from .._validation import check_knobs, upcast
-from ._base import Objective, knob, pooled_log_mean_exp, prepare
+from ._base import Objective, knob, pooled_log_mean_exp, positive_mean, prepare
 from .js import binary_pair_loss
 
 
@@ -35,9 +35,11 @@ class SMILE(Objective):
     def __post_init__(self):
         check_knobs(self)
 
-    def __call__(self, pos: Tensor, neg: Tensor, neg_mask: Optional[Tensor] = None) -> Tensor:
-        s = prepare("smile", pos, neg, neg_mask)
-        value = -(s.pos.mean() - pooled_log_mean_exp(torch.clamp(s.neg, -self.clip, self.clip), s))
+    def __call__(
+        self, pos: Tensor, neg: Tensor, neg_mask: Optional[Tensor] = None, pos_mask: Optional[Tensor] = None
+    ) -> Tensor:
+        s = prepare("smile", pos, neg, neg_mask, pos_mask)
+        value = -(positive_mean(s.pos, s) - pooled_log_mean_exp(torch.clamp(s.neg, -self.clip, self.clip), s))
         js = binary_pair_loss(s)
         return js + (value - js).detach()
 
