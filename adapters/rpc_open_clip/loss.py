@@ -35,7 +35,6 @@ by this adapter is in this module.
 from typing import Any, Dict, Mapping, Optional, Tuple
 
 import torch
-import torch.nn.functional as F
 from open_clip.loss import gather_features
 from torch import Tensor, nn
 
@@ -57,6 +56,11 @@ def objective_options(objective: str, options: Mapping[str, float]) -> Dict[str,
     >>> objective_options("rpc", {"alpha": 0.5})
     {'alpha': 0.5, 'beta': 0.01, 'gamma': 0.1}
     """
+    if objective in OBJECTIVE_KNOBS and "temperature" in options:  # the core's own argument: refuse it by name
+        raise ValueError(
+            f"unknown knob 'temperature' for objective {objective!r}; it takes {list(OBJECTIVE_KNOBS[objective])} "
+            "(open_clip's temperature is 1 / logit_scale)"
+        )
     return rpc_plugins.objective_options(objective, options, temperature=1.0)
 
 
@@ -104,9 +108,9 @@ def scaled_moments(moments: Any, logit_scale: Tensor, logit_bias: Optional[Tenso
 
 
 def score_objective(objective: str, knobs: Mapping[str, float]):
-    """``objective``'s function on scores, ``(pos (A,), neg (A, K), neg_mask (A, K)) -> loss``, its knobs bound
-    (MIO's act on the pairs, in ``ObjectiveClipLoss``, so none reach its function on scores)."""
-    return rpc_plugins.get_objective(objective, **({} if objective == "mio" else dict(knobs)))
+    """``objective`` with its knobs bound: ``(pos (A,), neg (A, K), neg_mask (A, K)) -> loss`` (MIO's act on the
+    pairs as well: its temperatures in ``ObjectiveClipLoss``, its L2 term through ``l2_term``)."""
+    return rpc_plugins.get_objective(objective, **knobs)
 
 
 def _check_inputs(image_features: Tensor, text_features: Tensor, logit_scale: Tensor) -> None:
@@ -221,8 +225,8 @@ class ObjectiveClipLoss(nn.Module):
             per_text = per_image.T
         loss = (self._direction(per_image, offset, logit_scale, logit_bias)
                 + self._direction(per_text, offset, logit_scale, logit_bias)) / 2  # fmt: skip
-        if self.objective == "mio" and self.knobs["l2_weight"] > 0:
-            loss = loss + self.knobs["l2_weight"] * F.mse_loss(F.normalize(image, dim=1), F.normalize(text, dim=1))
+        if self.objective == "mio":  # l2_weight * MSE between the modalities' normalised embeddings
+            loss = loss + self._score_fn.l2_term(image, text)
         return loss
 
     def _direction(self, cosines: Tensor, offset: int, logit_scale: Tensor, logit_bias: Optional[Tensor]) -> Tensor:
