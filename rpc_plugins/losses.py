@@ -19,7 +19,7 @@ one-time ``NoNegativesWarning``, as lightly's NTXentLoss gives a finite loss the
 """
 
 import warnings
-from typing import Any, Dict, Optional, Set
+from typing import Any, Dict, Optional, Set, Union
 
 import torch
 import torch.nn.functional as F
@@ -37,7 +37,7 @@ from ._validation import (
     upcast,
 )
 from .moments import METHODS, embedding_moments
-from .objectives import RPC, get_objective
+from .objectives import RPC, Objective, get_objective
 
 # The authors' released settings (vision/run.py flags of martinmamql/relative_predictive_coding):
 # unnormalised projections (hidden_norm=False) and T = projection width (CIFAR) or 32 (ImageNet).
@@ -72,7 +72,8 @@ class ContrastiveLoss(nn.Module):
     """Two-view loss for any objective in ``rpc_plugins.OBJECTIVES``, in SimCLR's 2N layout.
 
     Args:
-        objective: "rpc", "infonce", "nwj", "js", "dv", "smile" or "mio".
+        objective: "rpc", "infonce", "nwj", "js", "dv", "smile" or "mio", or a declaration with its knobs
+            set (``rpc_plugins.OBJECTIVES[name](...)``, e.g. ``RPC(alpha=0.5)``; then no ``**knobs``).
         temperature: critic scale T in f(x, y) = <x, y> / T (lightly's NTXentLoss default, 0.5).
         normalize: L2-normalise the outputs first (cosine critic).
         gather_distributed: with torch.distributed, anchors also see every other rank's views as negatives.
@@ -96,7 +97,7 @@ class ContrastiveLoss(nn.Module):
 
     def __init__(
         self,
-        objective: str = "infonce",
+        objective: Union[str, Objective] = "infonce",
         temperature: float = 0.5,
         normalize: bool = True,
         gather_distributed: bool = False,
@@ -108,7 +109,12 @@ class ContrastiveLoss(nn.Module):
         super().__init__()
         check_positive(temperature=temperature)
         check_finite_option(check_finite)
-        self.objective: Any = get_objective(objective, float(temperature), **knobs)  # ValueError naming a bad knob
+        if isinstance(objective, Objective):  # a declaration with its knobs, e.g. RPC(alpha=0.5)
+            if knobs:
+                raise ValueError(f"{sorted(knobs)}: set the knobs in the declaration, {type(objective).__name__}(...)")
+            self.objective: Any = objective
+        else:  # a name and its knobs over the declared defaults: a ValueError names a bad one
+            self.objective = get_objective(objective, float(temperature), **knobs)
         moments_only = hasattr(self.objective, "on_moments")
         if distributed_mode not in ("gather", "moments") or (distributed_mode == "moments" and not moments_only):
             raise ValueError(
@@ -261,10 +267,8 @@ class RPCLoss(ContrastiveLoss):
         method: str = "auto",
         check_finite="auto",
     ):
-        super().__init__(
-            "rpc", temperature, normalize, gather_distributed, distributed_mode, method, check_finite,
-            alpha=alpha, beta=beta, gamma=gamma,
-        )  # fmt: skip
+        objective = RPC(alpha, beta, gamma)
+        super().__init__(objective, temperature, normalize, gather_distributed, distributed_mode, method, check_finite)
 
     @classmethod
     def from_paper(cls, setting: str, **overrides) -> "RPCLoss":

@@ -1,9 +1,6 @@
 """Profile one forward + backward of RPCLoss (fused path) with torch.profiler: where the time goes.
 
-    python benchmarks/cost/profile_fused.py --n 1048576 --dim 128      # prints the table; --out saves it
-    python benchmarks/cost/profile_fused.py --kernel                   # through the opt-in C++ CPU kernel
-
-The fused path runs its chunks in single-threaded worker threads; the profiler records their ops too.
+python benchmarks/cost/profile_fused.py --n 1048576 --dim 128      # prints the table; --out saves it
 """
 
 import argparse
@@ -24,17 +21,12 @@ def main():
     parser.add_argument("--dim", type=int, default=128)
     parser.add_argument("--method", default="gram")
     parser.add_argument("--rows", type=int, default=15)
-    parser.add_argument("--kernel", action="store_true", help="enable rpc_plugins.cpu_kernel first")
     parser.add_argument("--out", default="")
     args = parser.parse_args()
     g = torch.Generator().manual_seed(0)
     out0 = torch.randn(args.n, args.dim, generator=g)
     out1 = (out0 + 0.5 * torch.randn(args.n, args.dim, generator=g)).requires_grad_(True)
     out0.requires_grad_(True)
-    if args.kernel:
-        from rpc_plugins import cpu_kernel
-
-        cpu_kernel.enable()
     loss_fn = rp.RPCLoss(method=args.method)
     loss_fn(out0, out1).backward()  # warm-up
     out0.grad = out1.grad = None

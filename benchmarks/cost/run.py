@@ -35,29 +35,18 @@ from benchmarks.harness import machine, plots  # noqa: E402
 from benchmarks.harness.rows import write_json  # noqa: E402
 from benchmarks.harness.tables import markdown  # noqa: E402
 
-try:  # the opt-in C++ CPU kernel ("+cpp" rows), where the installed package still has it
-    from rpc_plugins import cpu_kernel  # noqa: E402
-except ImportError:
-    cpu_kernel = None
-
 REFERENCE = "NTXentLoss"
 LIGHTLY = ("NTXentLoss", "DCLLoss")
 # peak bytes per (2N)^2 score entry, measured at N = 4096 (results of the earlier 16-core run)
 QUADRATIC_BYTES = {"NTXentLoss": 16.5, "DCLLoss": 11.5, "RPCLoss dense": 12.0}
-KERNEL_SUFFIX = "+cpp"  # "RPCLoss gram+cpp": the fused path through rpc_plugins.cpu_kernel (CPU only)
-CPP = ["RPCLoss gram+cpp"] if cpu_kernel is not None else []  # default rows of the C++ kernel, where it exists
 
 
 def make_loss(name):
-    """lightly's built-ins at their defaults, RPC at the package defaults ("+cpp": the opt-in CPU kernel)."""
+    """lightly's built-ins at their defaults, RPC at the package defaults."""
     if name in LIGHTLY:
         from lightly.loss import DCLLoss, NTXentLoss
 
         return NTXentLoss(temperature=0.5) if name == "NTXentLoss" else DCLLoss(temperature=0.1)
-    if name.endswith(KERNEL_SUFFIX):
-        if cpu_kernel is None:
-            raise ValueError(f"{name!r}: this rpc_plugins has no C++ CPU kernel (rpc_plugins.cpu_kernel)")
-        cpu_kernel.enable()
     return rp.RPCLoss(method="dense" if name == "RPCLoss dense" else "gram")
 
 
@@ -227,15 +216,9 @@ def run(args, on_row=lambda rows, steps: None):
         print(json.dumps(row), flush=True)
 
     losses, gram_losses = args.losses, args.gram_losses
-    if args.device.startswith("cuda"):  # the C++ kernel is a CPU path
-        losses, gram_losses = ([x for x in names if not x.endswith(KERNEL_SUFFIX)] for names in (losses, gram_losses))
     plan = [(n, name) for n in args.sizes for name in losses if f"{name}@{n}" not in args.skip] + [
         (n, name) for n in args.gram_sizes for name in gram_losses if f"{name}@{n}" not in args.skip
     ]
-    if any(name.endswith(KERNEL_SUFFIX) for _, name in plan):
-        compiling = time.time()
-        cpu_kernel.enable()  # compile once here (cached), not inside a child
-        print(f"C++ kernel ready in {time.time() - compiling:.0f} s", flush=True)
     for n, name in plan:
         need, avail = needed_bytes(name, n, args.dim), available_bytes()
         if not args.device.startswith("cuda") and avail is not None and need > 0.9 * avail:
@@ -344,8 +327,8 @@ def main():
     parser.add_argument(
         "--losses",
         nargs="*",
-        default=["NTXentLoss", "DCLLoss", "RPCLoss dense", "RPCLoss gram"] + CPP,
-        help="losses run at --sizes ('+cpp': the opt-in C++ CPU kernel, skipped on CUDA)",
+        default=["NTXentLoss", "DCLLoss", "RPCLoss dense", "RPCLoss gram"],
+        help="losses run at --sizes",
     )
     parser.add_argument("--skip", nargs="*", default=[], help='rows not to run, e.g. "DCLLoss@16384"')
     parser.add_argument(
@@ -355,9 +338,7 @@ def main():
         default=[65536, 262144, 1048576],
         help="sizes run for the fused RPC path only",
     )
-    parser.add_argument(
-        "--gram-losses", nargs="*", default=["RPCLoss gram"] + CPP, help="the losses run at --gram-sizes"
-    )
+    parser.add_argument("--gram-losses", nargs="*", default=["RPCLoss gram"], help="the losses run at --gram-sizes")
     parser.add_argument("--dim", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
