@@ -4,20 +4,18 @@ SHELL := /bin/bash
 export OMP_NUM_THREADS ?= 2
 export PYTHONDONTWRITEBYTECODE := 1
 
-# One virtual environment per host era (envs/<era>.sh builds .venvs/<era>).
-# Today's stacks: main (lightly/timm), solo-main (solo-learn main, Lightning 2), fairseq-torch2,
-# transformers (HF wav2vec 2.0 on the newest torch).
-# 2021-22 stacks kept while CI time allows: solo (solo-learn 1.0.2), fairseq (torch 1.12).
-ERAS := main solo-main fairseq-torch2 solo fairseq transformers
+# One virtual environment per era (envs/<era>.sh builds .venvs/<era>): main (lightly/timm), solo-main (solo-learn
+# main, Lightning 2), fairseq-torch2, transformers (HF wav2vec 2.0 on the newest torch), and floor (the oldest
+# supported torch, 2.4.1, with no host: the core alone).
+ERAS := main solo-main fairseq-torch2 transformers floor
 
-# tests/ (the core) and integration_tests/packaging (extras keep torch) run in every era.
+# tests/ (the core) and integration_tests/packaging (extras keep torch) run in every host era.
 COMMON_TESTS         := tests integration_tests/packaging
 MAIN_TESTS           := $(COMMON_TESTS) integration_tests/lightly integration_tests/mi integration_tests/benchmarks integration_tests/open_clip
 SOLO-MAIN_TESTS      := $(COMMON_TESTS) integration_tests/solo
 FAIRSEQ-TORCH2_TESTS := $(COMMON_TESTS) integration_tests/fairseq
-SOLO_TESTS           := $(COMMON_TESTS) integration_tests/solo
-FAIRSEQ_TESTS        := $(COMMON_TESTS) integration_tests/fairseq
 TRANSFORMERS_TESTS   := $(COMMON_TESTS) integration_tests/transformers
+FLOOR_TESTS          := tests
 
 .PHONY: demo test lint docs envs system bench-cost $(addprefix test-,$(ERAS)) $(addprefix env-,$(ERAS))
 
