@@ -21,7 +21,7 @@ back are listed in ``adapters/README.md``.
 """
 
 import contextlib
-from typing import Iterator, List, Tuple
+from typing import Iterator, List, Sequence, Tuple
 
 import torch
 import torch.distributed as dist
@@ -44,17 +44,26 @@ COLLECTIVES = (
 
 
 class OnDevice(TorchDispatchMode):
-    """Records ``(op, device, shape)`` for every tensor an aten op takes or returns off ``device``."""
+    """Records ``(op, device, shape)`` for every tensor an aten op takes or returns off ``device``.
 
-    def __init__(self, device):
+    A 0-dim CPU tensor is not recorded: CUDA kernels take it as a host scalar (no copy, no sync), as torch does
+    for a Python number. ``allow``: host tensors that the host library itself keeps off the device (e.g. lightly's
+    memory-bank pointer, which lightly reads with ``int()``); ops on them and their views are not recorded.
+    """
+
+    def __init__(self, device, allow: Sequence[torch.Tensor] = ()):
         super().__init__()
         self.device = torch.device(device)
+        self.allowed = {t.untyped_storage().data_ptr() for t in allow}
         self.off_device: List[Tuple[str, str, Tuple[int, ...]]] = []
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
-        for t in tree_flatten((args, kwargs, out))[0]:
-            if isinstance(t, torch.Tensor) and t.device.type != self.device.type:
+        tensors = [t for t in tree_flatten((args, kwargs, out))[0] if isinstance(t, torch.Tensor)]
+        if any(t.device.type != "meta" and t.untyped_storage().data_ptr() in self.allowed for t in tensors):
+            return out
+        for t in tensors:
+            if t.device.type != self.device.type and not (t.device.type == "cpu" and t.dim() == 0):
                 self.off_device.append((str(func), str(t.device), tuple(t.shape)))
         return out
 

@@ -16,6 +16,7 @@ every error names the key to fix.
 True
 """
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Dict, Optional
 
@@ -35,6 +36,13 @@ def loss_name(cfg: DictConfig) -> Optional[str]:
     """The ``loss`` key (None when absent or null)."""
     value = OmegaConf.select(cfg, "loss", default=None)
     return None if value is None else value
+
+
+def _no_autocast(device: torch.device):
+    """Autocast off on ``device`` (a device type without autocast, e.g. ``meta``, has none to turn off)."""
+    if torch.amp.is_autocast_available(device.type):
+        return torch.autocast(device.type, enabled=False)
+    return contextlib.nullcontext()
 
 
 def reject_loss(cfg: DictConfig, method: str) -> None:
@@ -112,7 +120,7 @@ class LossSwitch:
     ) -> torch.Tensor:
         """Objective on f(a, c) = <a, c> / T for ``anchors (A, D)`` x ``candidates (C, D)`` (at least float32,
         outside autocast; normalise them first where the method does); ``pos_mask``/``neg_mask`` bool (A, C)."""
-        with torch.autocast(anchors.device.type, enabled=False):
+        with _no_autocast(anchors.device):
             dtype = torch.float64 if anchors.dtype == torch.float64 else torch.float32  # fp16/bf16: float32
             anchors, candidates = anchors.to(dtype), candidates.to(dtype)
             cosine = anchors @ candidates.t()
@@ -124,5 +132,6 @@ class LossSwitch:
             )
             if h["l2_weight"] > 0:  # MSE(normalised a, normalised c) over the positive pairs: (2 - 2 cos) / D
                 unit = F.normalize(anchors, dim=1) @ F.normalize(candidates, dim=1).t()
-                loss = loss + h["l2_weight"] * ((2 - 2 * unit[pos_mask]) / anchors.shape[1]).mean()
+                l2 = torch.where(pos_mask, 2 - 2 * unit, torch.zeros_like(unit)).sum() / pos_mask.sum()  # no host read
+                loss = loss + h["l2_weight"] * l2 / anchors.shape[1]
             return loss
