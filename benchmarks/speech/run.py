@@ -46,8 +46,9 @@ RPC_KEYS = ("criterion.objective", "criterion.alpha", "criterion.beta", "criteri
 METHODS = {
     "rpc": ["criterion.alpha=0.3"],  # explicit, whatever the yaml says
     "rpc_a1": ["criterion.alpha=1.0"],
-    "infonce": ["criterion._name=wav2vec"] + [f"~{k}" for k in RPC_KEYS],
-    "binary": ["criterion._name=wav2vec", "criterion.infonce=false"] + [f"~{k}" for k in RPC_KEYS],
+    "infonce": ["criterion._name=wav2vec", "+criterion.infonce=true"] + [f"~{k}" for k in RPC_KEYS],
+    "binary": ["criterion._name=wav2vec", "+criterion.infonce=false", "model.infonce=false"]
+    + [f"~{k}" for k in RPC_KEYS],
 }
 LABELS = {
     "rpc": "rpc alpha=0.3 (beta=0.01 gamma=0.1, critic_scale=0.05)",

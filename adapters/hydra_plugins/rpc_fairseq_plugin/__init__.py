@@ -4,17 +4,16 @@ Relative Predictive Coding (Tsai, Ma, Yang, Zhao, Morency, Salakhutdinov, ICLR 2
 is registered in fairseq as ``criterion: rpc`` by ``import rpc_fairseq``. fairseq imports a plugin only
 through ``common.user_dir``, and only after it has composed the config: ``fairseq_cli/hydra_train.py``
 calls ``add_defaults(cfg)`` (which merges the dataclass defaults of every *registered* criterion, model and
-task) and resolves the interpolations (wav2vec v1's ``infonce: ${criterion.infonce}``) before
-``import_user_module``. A criterion that arrives through the user dir is therefore missing its defaults at
+task) and resolves the interpolations before ``import_user_module``. A criterion that arrives through the user dir is therefore missing its defaults at
 that point.
 
 Every ``@hydra.main`` app imports each module of the ``hydra_plugins`` namespace package when it starts,
 before the config is composed and before the task function runs (hydra-core 1.0.7, which fairseq 0.12.2
 pins: ``hydra.core.plugins.Plugins._scan_all_plugins``). ``fairseq_cli.hydra_train`` has imported
 ``fairseq`` by then, so this hook imports ``rpc_fairseq`` and ``rpc`` is a registered criterion with its
-dataclass defaults in time: ``criterion._name=rpc`` works with no ``common.user_dir``. Passing
-``common.user_dir=<...>/rpc_fairseq`` as well still works (``rpc_fairseq`` accepts its own directory,
-see its ``__init__``), and the criterion is registered once.
+dataclass defaults in time: ``criterion._name=rpc`` works with no ``common.user_dir``. With an editable install,
+passing ``common.user_dir=<...>/rpc_fairseq`` as well still works (that folder is the imported package's
+``__path__``), and the criterion is registered once.
 
 Not covered: fairseq's argparse CLI (``fairseq-train``) starts no Hydra app, so it keeps ``--user-dir``;
 and processes that fairseq itself *spawns* for multi-GPU training without ``torchrun`` do not start Hydra
