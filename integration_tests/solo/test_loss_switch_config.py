@@ -68,7 +68,7 @@ def test_method_without_infonce_untouched_without_loss(digits_folder):
         (("+loss_kwargs.alpha=-1",), r"loss_kwargs for loss='rpc'.*alpha must be finite and >= 0"),
         (("+loss_kwargs.beta=nan",), r"loss_kwargs for loss='rpc'.*beta must be finite and >= 0"),
         (("+loss_kwargs.gamma=abc",), r"loss_kwargs for loss='rpc'.*gamma must be a real number"),
-        (("+loss_kwargs.clip=2",), r"loss_kwargs for loss='rpc'.*unknown option\(s\) \['clip'\]"),
+        (("+loss_kwargs.clip=2",), r"loss_kwargs for loss='rpc'.*unknown knob\(s\) \['clip'\]"),
         (("+loss_kwargs.distributed_mode=moments",), r"loss_kwargs.distributed_mode is not an option of loss='rpc'"),
     ],
 )

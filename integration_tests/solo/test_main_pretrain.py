@@ -160,7 +160,7 @@ def test_example_rpc_yaml_composes_with_solo_cifar_groups(digits_folder, tmp_pat
 
 @pytest.mark.parametrize("method", ["simclr", "rpc"])
 def test_batch_of_one_sample_same_outcome_as_solo_simclr(tmp_path, monkeypatch, method):
-    """Issue 11 item 7: ``optimizer.batch_size=1`` (one sample per rank, no other ranks). solo's own SimCLR gives a
+    """``optimizer.batch_size=1`` (one sample per rank, no other ranks). solo's own SimCLR gives a
     finite loss (its NT-Xent over {positive} alone is 0) and trains on; method rpc must do the same (the core
     takes the empty negative terms as 0, with a one-time warning). 64 px images: at 32 px solo's resnet18 ends at
     1x1 and its last BatchNorm raises for one sample in BOTH methods before any loss is computed."""
