@@ -19,6 +19,7 @@ a + b N (checked on the three runs) and extrapolated to the larger N, and the ta
 
     python benchmarks/open_clip/comm.py                      # the committed table
     python benchmarks/open_clip/comm.py --sizes 256 1024 --rpc-sizes 256 --out /tmp/comm.json   # smoke
+    python benchmarks/open_clip/comm.py --device cuda --sizes 4096 32768   # two GPUs, nccl (reduce_scatter)
 """
 
 import argparse
@@ -118,12 +119,12 @@ def make_loss(name, rank, world):
     return open_clip.loss.SigLipLoss(rank=rank, world_size=world, dist_impl="bidir")
 
 
-def step(name, n_per_rank, dim, rank, world, seed=0):
+def step(name, n_per_rank, dim, rank, world, device="cpu", seed=0):
     g = torch.Generator().manual_seed(seed + rank)
-    image = F.normalize(torch.randn(n_per_rank, dim, generator=g), dim=1).requires_grad_(True)
-    text = F.normalize(torch.randn(n_per_rank, dim, generator=g), dim=1).requires_grad_(True)
-    scale = torch.tensor(10.0, requires_grad=True)
-    bias = torch.tensor(-10.0, requires_grad=True) if name.startswith("SigLip") else None
+    image = F.normalize(torch.randn(n_per_rank, dim, generator=g), dim=1).to(device).requires_grad_(True)
+    text = F.normalize(torch.randn(n_per_rank, dim, generator=g), dim=1).to(device).requires_grad_(True)
+    scale = torch.tensor(10.0, device=device, requires_grad=True)
+    bias = torch.tensor(-10.0, device=device, requires_grad=True) if name.startswith("SigLip") else None
     loss_fn = make_loss(name, rank, world)
     with Recorder(world) as recorder:
         loss = loss_fn(image, text, scale, bias) if bias is not None else loss_fn(image, text, scale)
@@ -131,21 +132,24 @@ def step(name, n_per_rank, dim, rank, world, seed=0):
     return recorder.calls
 
 
-def worker(rank, world, init_file, jobs, out_dir):
+def worker(rank, world, init_file, jobs, out_dir, device="cpu"):
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    backend = "nccl" if device == "cuda" else "gloo"
+    if device == "cuda":
+        torch.cuda.set_device(rank)
+    dist.init_process_group(backend, init_method=f"file://{init_file}", rank=rank, world_size=world)
     results = []
     for name, n_global, dim in jobs:
-        calls = step(name, n_global // world, dim, rank, world)
+        calls = step(name, n_global // world, dim, rank, world, f"cuda:{rank}" if device == "cuda" else "cpu")
         results.append(dict(loss=name, N=n_global, d=dim, calls=calls))
     torch.save(results, os.path.join(out_dir, f"rank{rank}.pt"))
     dist.barrier()
     dist.destroy_process_group()
 
 
-def run_jobs(jobs):
+def run_jobs(jobs, device="cpu"):
     with tempfile.TemporaryDirectory() as tmp:
-        mp.spawn(worker, args=(WORLD, os.path.join(tmp, "init"), jobs, tmp), nprocs=WORLD, join=True)
+        mp.spawn(worker, args=(WORLD, os.path.join(tmp, "init"), jobs, tmp, device), nprocs=WORLD, join=True)
         per_rank = [torch.load(os.path.join(tmp, f"rank{r}.pt")) for r in range(WORLD)]
     rows = []
     for results in zip(*per_rank):
@@ -189,20 +193,21 @@ def main(argv=None):
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 1024, 4096], help="N run for every loss")
     parser.add_argument("--rpc-sizes", type=int, nargs="+", default=[4096, 32768, 262144], help="N run for RPC")
     parser.add_argument("--report-sizes", type=int, nargs="+", default=[4096, 32768, 262144])
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="cuda: nccl, one GPU per rank")
     parser.add_argument("--out", default=common.RESULTS)
     args = parser.parse_args(argv)
     jobs = [(name, n, args.dim) for name in LOSSES[1:] for n in args.sizes]
     jobs += [(LOSSES[0], n, args.dim) for n in sorted(set(args.sizes) | set(args.rpc_sizes))]
-    rows = run_jobs(jobs)
+    rows = run_jobs(jobs, args.device)
     for name in LOSSES[1:]:
         rows += extrapolate(rows, name, [n for n in args.report_sizes if n not in args.sizes])
     for row in rows:
         print(row["loss"], row["N"], row["payload_bytes"], row["sent_bytes"], "measured" if row["measured"] else "fit")
     section = dict(
         command=common.command_line(),
-        gpu_command="torchrun --nproc-per-node 8 benchmarks/open_clip/comm.py --backend nccl  (not run here: "
-        "the recorder is backend-independent; this script spawns gloo processes only)",
-        scale="CPU scale (world size 2, gloo)",
+        gpu_command="python benchmarks/open_clip/comm.py --device cuda --sizes 4096 32768 --out "
+        "benchmarks/open_clip/cuda/results.json  (two GPUs, nccl; not run: no GPU in this run)",
+        scale="CPU scale (world size 2, gloo)" if args.device == "cpu" else "world size 2, nccl",
         world_size=WORLD,
         machine=machine.describe(machine.facts(threads=1)),
         args=vars(args),

@@ -20,6 +20,8 @@ MiB = 2**20
 
 
 def _size(n):
+    if n >= 2**20 and n % 2**20 == 0:
+        return f"{n // 2**20}M"
     return f"{n // 1024}k" if n >= 1024 and n % 1024 == 0 else str(n)
 
 
@@ -159,7 +161,10 @@ def render(data):
             f"seeds {a['seeds']}: the same budget, batches and seeds for every loss. Zero-shot accuracy on "
             f"{a['test_size']} test images with held-out prompt templates ("
             + "; ".join(f"'{t}'" for t in s["zero_shot_templates"])
-            + "). The random-init row is each seed's untrained model, evaluated in the same run.",
+            + "). The random-init row is each seed's untrained model, evaluated in the same run. No loss was "
+            "tuned for this task: RPC runs at the package's default knobs ("
+            + ", ".join(f"{k} {v}" for k, v in s.get("rpc_knobs", {}).items())
+            + "), every loss with the same optimizer and learning rate.",
             "",
             zero_shot_table(s),
             "",

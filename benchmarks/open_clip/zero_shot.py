@@ -164,6 +164,7 @@ def main(argv=None):
         machine=machine.describe(machine.facts(device=args.device, threads=args.threads, load=True)),
         args=vars(args),
         model=common.TINY_MODEL,
+        rpc_knobs=make_loss("RPC").knobs,
         train_templates=TRAIN_TEMPLATES,
         zero_shot_templates=ZERO_SHOT_TEMPLATES,
         rows=rows,
