@@ -142,8 +142,7 @@ class Wav2Vec2PretrainingLoss:
             contrastive = self._positives_only(pos)
         diversity = self._diversity(perplexity, local_count)
         loss = contrastive + self.diversity_loss_weight * diversity
-        detached = ContrastiveScores(*(t.detach() for t in scores))  # the logs hold no autograd graph
-        logs = _Logs(self._logs, detached, contrastive.detach(), diversity.detach(), perplexity.detach())
+        logs = _Logs(self._logs(scores, contrastive, diversity, perplexity), num_masked=num_masked)
         return PretrainingLossOutput(loss, contrastive, diversity, num_masked, logs)
 
     def _diversity(self, perplexity: Tensor, local_masked: int) -> Tensor:
@@ -167,8 +166,8 @@ class Wav2Vec2PretrainingLoss:
 
     @torch.no_grad()
     def _logs(self, scores: ContrastiveScores, contrastive: Tensor, diversity: Tensor, perplexity: Tensor):
-        """E_pos, E_neg (means of f), the InfoNCE MI bound and, for RPC, the authors' MI estimate: computed on the
-        device and read back at once."""
+        """E_pos, E_neg (means of f), the InfoNCE MI bound and, for RPC, the authors' MI estimate, as 0-dim float64
+        tensors on the device (read back by ``_Logs``)."""
         pos, neg, valid = (t.double() if t.is_floating_point() else t for t in scores)
         n_valid = valid.sum(1)
         total = n_valid.sum()
@@ -187,23 +186,27 @@ class Wav2Vec2PretrainingLoss:
         if self.objective == "rpc":  # invert f = (r - alpha)/(beta r + gamma) at the mean positive score (authors)
             ratio = rpc_ratio(pos.mean(), self.hyper["alpha"], self.hyper["beta"], self.hyper["gamma"])
             values["mi_rpc"] = torch.log(torch.as_tensor(ratio, dtype=torch.float64).clamp_min(1e-4))
-        read = torch.stack([v.reshape(()) for v in values.values()]).tolist()  # the one read
-        logs = dict(zip(values, read))
-        logs["num_masked"] = pos.shape[0]
-        logs["num_negatives"] = int(logs["num_negatives"])
-        return logs
+        return {k: v.reshape(()) for k, v in values.items()}
 
 
 class _Logs(Mapping):
-    """The logs of one call, computed (and read back to the host) when first read."""
+    """The logs of one call: 0-dim tensors on the device (``tensors``), read back to the host at once when a
+    value is first read. Holds no autograd graph and nothing of the batch's size.
 
-    def __init__(self, compute, *args):
-        self._compute, self._args, self._values = compute, args, None
+    >>> logs = _Logs({"E_pos": torch.tensor(0.5), "num_negatives": torch.tensor(3.0)}, num_masked=2)
+    >>> dict(logs)
+    {'E_pos': 0.5, 'num_negatives': 3, 'num_masked': 2}
+    """
+
+    def __init__(self, tensors: Dict[str, Tensor], num_masked: int):
+        self.tensors, self._num_masked, self._values = tensors, num_masked, None
 
     def _get(self) -> Dict[str, float]:
         if self._values is None:
-            self._values = self._compute(*self._args)
-            self._compute = self._args = None
+            read = torch.stack(list(self.tensors.values())).tolist()  # the one read
+            self._values = dict(zip(self.tensors, read))
+            self._values["num_negatives"] = int(self._values["num_negatives"])
+            self._values["num_masked"] = self._num_masked
         return self._values
 
     def __getitem__(self, key):

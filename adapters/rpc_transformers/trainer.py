@@ -4,7 +4,8 @@ ICLR 2021).
 ``compute_loss`` runs the forward without ``sampled_negative_indices`` (so HF computes no loss of its own),
 applies ``Wav2Vec2PretrainingLoss`` and returns it per masked frame (the summed loss over the masked-frame count
 of all ranks, as HF's ``run_wav2vec2_pretraining_no_trainer.py`` scales its gradients). E_pos, E_neg and the MI
-estimates are averaged over the steps since the last log and added to the Trainer's logs.
+estimates are averaged over the steps since the last log and added to the Trainer's logs; they are summed on the
+device and read back when the Trainer logs, not at every step.
 
 >>> # trainer = RPCPretrainingTrainer(model=model, args=TrainingArguments(...), train_dataset=waves,
 >>> #                                 data_collator=PretrainingCollator(model.config),
@@ -51,13 +52,13 @@ class RPCPretrainingTrainer(Trainer):
         if model.training:
             self._steps += 1
             for key in LOGGED:
-                if key in result.logs:
-                    self._sums[key] += result.logs[key]
+                if key in result.logs.tensors:
+                    self._sums[key] = self._sums[key] + result.logs.tensors[key]  # on the device: no read
         loss = result.loss / result.num_masked
         return (loss, outputs) if return_outputs else loss
 
     def log(self, logs, *args, **kwargs):
         if self._steps:
-            logs = dict(logs, **{key: round(value / self._steps, 4) for key, value in self._sums.items()})
+            logs = dict(logs, **{key: round(float(value) / self._steps, 4) for key, value in self._sums.items()})
             self._sums, self._steps = defaultdict(float), 0
         return super().log(logs, *args, **kwargs)

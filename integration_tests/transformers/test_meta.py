@@ -78,11 +78,13 @@ def test_forward_and_backward_on_meta(objective, any_valid, monkeypatch):
 
 
 def test_logs_are_read_only_when_asked_for(monkeypatch):
-    """The logs hold device tensors until first read, then read them back at once (on CPU: the same values as
-    before they became lazy, ``test_equality``)."""
+    """The logs are 0-dim tensors on the device until first read (the Trainer sums them there), then read back
+    at once (their values: ``test_equality``)."""
     config, outputs, mask, negatives = cpu_batch()
     answer_reads(monkeypatch, mask, True)
     leaves, mask_m, negatives_m = to_meta(outputs, mask, negatives)
     result = Wav2Vec2PretrainingLoss(config, objective="rpc")(leaves, mask_m, negatives_m)
+    assert {"E_pos", "E_neg", "mi_nce", "mi_rpc", "accuracy"} <= set(result.logs.tensors)
+    assert all(t.device.type == "meta" and t.dim() == 0 for t in result.logs.tensors.values())
     with pytest.raises((RuntimeError, NotImplementedError)):  # a read: meta has no values
         result.logs["E_pos"]
