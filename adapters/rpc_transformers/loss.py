@@ -19,7 +19,7 @@ Every collective gets tensors on the inputs' device (NCCL takes no CPU tensor).
 Values read back on the host per call (``adapters/README.md`` lists every adapter's): the masked frames
 (``scores.masked_frames``, a ``nonzero``), whether any distractor is valid (``_any``), and under torch.distributed
 the ranks' masked-frame counts (``_read_counts``). HF's own loss reads two: ``neg_is_pos.any()`` and the
-``nonzero`` of ``logits[1:][neg_is_pos] = -inf``. ``logs`` are computed when first read, in one read.
+``nonzero`` of ``logits[1:][neg_is_pos] = -inf``. ``logs`` stay on the device until first read, then one read.
 
 Edge batches: distractors that all equal their target (a collapsed codebook) add nothing, as in HF; a batch with
 no valid distractor at all trains on the positives alone (``Objective.without_negatives``; InfoNCE is 0 there,
