@@ -20,22 +20,24 @@ and ``get_objective`` are read off those declarations.
 0
 """
 
-from ._validation import check_embeddings
+from ._validation import check_embeddings, full_precision
 from .losses import ContrastiveLoss, NoNegativesWarning, RPCLoss
 from .moments import ScoreMoments, embedding_moments
 from .objectives import (
+    DV,
+    JS,
+    MIO,
+    NWJ,
     OBJECTIVE_KNOBS,
     OBJECTIVES,
+    RPC,
+    SMILE,
+    InfoNCE,
     Objective,
-    dv_loss,
     get_objective,
-    infonce_loss,
-    js_loss,
-    nwj_loss,
     objective_options,
     rpc_loss,
     rpc_loss_from_moments,
-    smile_loss,
 )
 
 __version__ = "0.1.0"
@@ -47,16 +49,19 @@ __all__ = [
     "ScoreMoments",
     "embedding_moments",
     "Objective",
+    "RPC",
+    "InfoNCE",
+    "NWJ",
+    "JS",
+    "DV",
+    "SMILE",
+    "MIO",
     "OBJECTIVES",
     "OBJECTIVE_KNOBS",
     "get_objective",
     "objective_options",
     "rpc_loss",
     "rpc_loss_from_moments",
-    "infonce_loss",
-    "nwj_loss",
-    "js_loss",
-    "dv_loss",
-    "smile_loss",
     "check_embeddings",
+    "full_precision",
 ]

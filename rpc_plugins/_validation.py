@@ -32,7 +32,7 @@ def upcast(x: Tensor) -> Tensor:
 
 def full_precision(device_type: str):
     """A context in which autocast is off for ``device_type`` (a no-op where autocast does not exist, e.g. meta)."""
-    if torch.amp.is_autocast_available(device_type):
+    if torch.compiler.is_compiling() or torch.amp.is_autocast_available(device_type):  # compiled: a real device
         return torch.autocast(device_type, enabled=False)
     return contextlib.nullcontext()
 
@@ -72,18 +72,6 @@ def check_knobs(objective) -> None:
         if not _KNOB_CHECKS[check](value) or value == float("inf"):
             raise ValueError(f"{objective.name}: {field.name} must be finite and {bound} ({check}), got {value}")
         object.__setattr__(objective, field.name, float(value))
-
-
-def check_nonnegative(**values: float) -> None:
-    """Raise if any named hyperparameter (e.g. alpha, beta, gamma) is negative or not finite.
-
-    >>> check_nonnegative(alpha=0.3, beta=0.0)
-    """
-    for name, value in values.items():
-        if not isinstance(value, (int, float)) or isinstance(value, bool):
-            raise ValueError(f"{name} must be a real number, got {value!r}")
-        if not value >= 0 or value == float("inf"):
-            raise ValueError(f"{name} must be finite and >= 0, got {value}")
 
 
 def check_positive(**values: float) -> None:

@@ -2,9 +2,8 @@
 
 Both keep lightly's convention (``lightly.utils.dist.GatherLayer``): every rank computes a loss
 whose input gradient is ``world_size`` times the single-process one, which DDP's gradient
-*averaging* turns into exactly the single-process parameter gradient on the global batch.
-Written here (not ``torch.distributed.nn``) so the same code runs on torch 1.9 to 2.x: torch
-1.9.1's ``all_gather`` backward returns garbage for non-contiguous gradients.
+*averaging* turns into exactly the single-process parameter gradient on the global batch. Tensors
+go to the collectives as they come, on the inputs' device (NCCL takes only CUDA tensors).
 """
 
 import torch

@@ -22,7 +22,6 @@ import warnings
 from typing import Any, Dict, Optional, Set, Union
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import distributed
@@ -36,7 +35,7 @@ from ._validation import (
     full_precision,
     upcast,
 )
-from .moments import METHODS, embedding_moments
+from .moments import METHODS, embedding_moments, prepare_views
 from .objectives import RPC, Objective, get_objective
 
 # The authors' released settings (vision/run.py flags of martinmamql/relative_predictive_coding):
@@ -172,9 +171,9 @@ class ContrastiveLoss(nn.Module):
                 loss = self._from_moments(out0, out1, queue, layout="queue")
             else:
                 check_values(self.check_finite, {"out0": out0, "out1": out1, "queue": queue})
-                z0, z1 = _views(out0, out1, self.normalize)
+                z0, z1, _ = prepare_views(out0, out1, self.normalize)
+                queue = upcast(queue).to(z0.dtype)  # used as given
                 pos_t, neg_t = self._temperatures()
-                queue = upcast(queue).to(z0.dtype)
                 loss = self.objective((z0 * z1).sum(1) / pos_t, z0 @ queue.t() / neg_t) + self._pair_term(z0, z1)
         return loss.to(accumulation_dtype(out0.dtype))
 
@@ -186,7 +185,7 @@ class ContrastiveLoss(nn.Module):
         normalize = self.normalize
         if layout == "queue":  # the queue is used as given: normalise the views only
             assert negatives is not None
-            out0, out1 = _views(out0, out1, normalize)
+            out0, out1, _ = prepare_views(out0, out1, normalize)
             negatives, normalize = upcast(negatives).to(out0.dtype), False
         moments = embedding_moments(
             out0, out1, self.temperature, normalize, negatives, layout=layout, reduction=reduction, method=self.method
@@ -206,10 +205,7 @@ class ContrastiveLoss(nn.Module):
         from .pairing import two_view_pairs, two_view_pairs_across_ranks, two_view_scores
 
         check_values(self.check_finite, {"out0": out0, "out1": out1, "negatives": negatives})
-        z0, z1 = _views(out0, out1, self.normalize)
-        if negatives is not None:
-            negatives = upcast(negatives).to(z0.dtype)
-            negatives = F.normalize(negatives, dim=1) if self.normalize else negatives
+        z0, z1, negatives = prepare_views(out0, out1, self.normalize, negatives)
         gather = self.gather_distributed and distributed.is_distributed()
         pairs = two_view_pairs_across_ranks(z0, z1) if gather else two_view_pairs(z0, z1)
         pos_t, neg_t = self._temperatures()
@@ -227,11 +223,6 @@ class ContrastiveLoss(nn.Module):
     def _pair_term(self, z0: Tensor, z1: Tensor) -> Tensor:
         """Terms an objective adds on the views themselves (MIO's L2 term), else 0."""
         return self.objective.l2_term(z0, z1) if hasattr(self.objective, "l2_term") else z0.new_zeros(())
-
-
-def _views(out0: Tensor, out1: Tensor, normalize: bool):
-    z0, z1 = upcast(out0), upcast(out1)
-    return (F.normalize(z0, dim=1), F.normalize(z1, dim=1)) if normalize else (z0, z1)
 
 
 class RPCLoss(ContrastiveLoss):
@@ -280,15 +271,3 @@ class RPCLoss(ContrastiveLoss):
         if setting not in _PAPER_PRESETS:
             raise ValueError(f"unknown paper setting {setting!r}; choose one of {sorted(_PAPER_PRESETS)}")
         return cls(**{**_PAPER_PRESETS[setting], **overrides})
-
-    @property
-    def alpha(self) -> float:
-        return self.objective.alpha
-
-    @property
-    def beta(self) -> float:
-        return self.objective.beta
-
-    @property
-    def gamma(self) -> float:
-        return self.objective.gamma

@@ -132,13 +132,21 @@ class Statistics(NamedTuple):
     pos_sq: Tensor  # 2 sum_i <u_i, v_i>^2; 0 for one set
 
 
-def _unit(x: Tensor, normalize: bool) -> Tuple[Tensor, Optional[Tensor], Tensor]:
-    """(rows, |row| clamped as F.normalize does or None, |normalised row|^2) in the compute dtype."""
+def _row_scales(x: Tensor, normalize: bool) -> Tuple[Optional[Tensor], Tensor]:
+    """(1 / |row| with F.normalize's eps clamp, or None; |row|^2 after the scaling): N-vectors only."""
+    norm = torch.linalg.vector_norm(x, dim=1)
     if not normalize:
-        return x, None, (x * x).sum(1)
-    norm = x.norm(dim=1)
-    denom = norm.clamp_min(_EPS)
-    return x / denom[:, None], denom, (norm / denom) ** 2
+        return None, norm * norm
+    inverse = 1.0 / norm.clamp_min(_EPS)
+    return inverse, (norm * inverse) ** 2
+
+
+def _block_rows(x: Tensor) -> int:
+    """Rows per block: all of them on an accelerator or under torch.compile (the device or the compiler fuses
+    the work); on the CPU about 1 MiB of rows, so that a block's elementwise passes run in cache."""
+    if x.device.type != "cpu" or torch.compiler.is_compiling():
+        return max(x.shape[0], 1)
+    return max(64, 2**18 // max(x.shape[1], 1))
 
 
 class _Statistics(torch.autograd.Function):
@@ -148,54 +156,71 @@ class _Statistics(torch.autograd.Function):
 
     (G the gradient of ``gram``), and L2 normalisation's backward is folded in:
     dL/da_i = (dL/du_i - u_i <u_i, dL/du_i>) / |a_i| (``F.normalize``'s, eps clamp included).
+    Rows go in blocks (``_block_rows``: one block but on the CPU), each block's sums added in float64.
+    Kept for the backward: the inputs and N-vectors (inverse norms, squared norms, <u_i, v_i>).
     """
 
     @staticmethod
     def forward(ctx, a: Tensor, b: Optional[Tensor], normalize: bool):  # type: ignore[override]
-        compute = accumulation_dtype(a.dtype)
+        compute, views, block = accumulation_dtype(a.dtype), [a] if b is None else [a, b], _block_rows(a)
+        gram = torch.zeros(a.shape[1], a.shape[1], dtype=_EXACT, device=a.device)
+        total = torch.zeros(a.shape[1], dtype=_EXACT, device=a.device)
+        inverses, squares, dots = [[] for _ in views], [[] for _ in views], []  # type: ignore[var-annotated]
         with full_precision(a.device.type):
-            u, denom_u, n2_u = _unit(a.to(compute), normalize)
-            gram, total = u.t() @ u, u.sum(0, dtype=_EXACT)
-            self_sum, self_sq = n2_u.sum(dtype=_EXACT), (n2_u * n2_u).sum(dtype=_EXACT)
-            pos_sum = pos_sq = torch.zeros((), dtype=_EXACT, device=a.device)
-            saved = [a, n2_u, denom_u]
-            if b is not None:
-                v, denom_v, n2_v = _unit(b.to(compute), normalize)
-                gram = torch.addmm(gram, v.t(), v)
-                total = total + v.sum(0, dtype=_EXACT)
-                self_sum = self_sum + n2_v.sum(dtype=_EXACT)
-                self_sq = self_sq + (n2_v * n2_v).sum(dtype=_EXACT)
-                dots = (u * v).sum(1)
-                pos_sum, pos_sq = 2 * dots.sum(dtype=_EXACT), 2 * (dots * dots).sum(dtype=_EXACT)
-                saved += [b, n2_v, denom_v, dots]
-        ctx.normalize, ctx.two_views = normalize, b is not None
-        ctx.save_for_backward(*[t for t in saved if t is not None])
-        return total, gram.to(_EXACT), self_sum, self_sq, pos_sum, pos_sq
+            for start in range(0, a.shape[0], block):
+                units = []
+                for k, x in enumerate(views):
+                    rows = x[start : start + block].to(compute)
+                    inverse, n2 = _row_scales(rows, normalize)
+                    units.append(rows if inverse is None else rows * inverse[:, None])
+                    inverses[k].append(inverse)
+                    squares[k].append(n2)
+                    # out of place: the sums stay correct under torch.compile's functionalisation
+                    gram = gram + (units[k].t() @ units[k]).to(_EXACT)
+                    total = total + units[k].sum(0).to(_EXACT)
+                if b is not None:
+                    dots.append((units[0] * units[1]).sum(1))
+        inverse_rows = [torch.cat(v) for v in inverses] if normalize else []
+        square_rows = [torch.cat(v) for v in squares]
+        dot_rows = torch.cat(dots) if dots else a.new_zeros(0, dtype=compute)
+        ctx.normalize, ctx.two_views, ctx.block = normalize, b is not None, block
+        ctx.save_for_backward(*views, *inverse_rows, *square_rows, dot_rows)
+        sq, p = torch.cat(square_rows).to(_EXACT), dot_rows.to(_EXACT)
+        return total, gram, sq.sum(), (sq * sq).sum(), 2 * p.sum(), 2 * (p * p).sum()
 
     @staticmethod
     def backward(ctx, g_total, g_gram, g_self, g_selfsq, g_pos, g_possq):  # type: ignore[override]
+        n_views = 2 if ctx.two_views else 1
         saved = list(ctx.saved_tensors)
-        per_view = 3 if ctx.normalize else 2
-        views = [saved[:per_view]] + ([saved[per_view : 2 * per_view]] if ctx.two_views else [])
-        compute = accumulation_dtype(views[0][0].dtype)
-        with full_precision(views[0][0].device.type):
+        views, saved = saved[:n_views], saved[n_views:]
+        inverses, saved = (saved[:n_views], saved[n_views:]) if ctx.normalize else ([None] * n_views, saved)
+        squares, dots = saved[:n_views], saved[n_views]
+        compute, n = accumulation_dtype(views[0].dtype), views[0].shape[0]
+        grads = [torch.empty_like(x) if ctx.needs_input_grad[k] else None for k, x in enumerate(views)]
+        with full_precision(views[0].device.type):
             matrix, vector = (g_gram + g_gram.t()).to(compute), g_total.to(compute)
             c_self, c_selfsq = (2 * g_self).to(compute), (4 * g_selfsq).to(compute)
-            units = [x.to(compute) / rest[1][:, None] if ctx.normalize else x.to(compute) for x, *rest in views]
-            grads: list = []
-            for k, (x, n2, *denom) in enumerate(views):
-                if not ctx.needs_input_grad[k]:
-                    grads.append(None)
-                    continue
-                u = units[k]
-                g = torch.addmm(vector, u, matrix) + (c_self + c_selfsq * n2)[:, None] * u
-                if ctx.two_views:
-                    dots = saved[-1]
-                    g = g + ((2 * g_pos).to(compute) + (4 * g_possq).to(compute) * dots)[:, None] * units[1 - k]
-                if ctx.normalize:
-                    radial = torch.where(denom[0] > _EPS, (u * g).sum(1), torch.zeros_like(denom[0]))
-                    g = (g - radial[:, None] * u) / denom[0][:, None]
-                grads.append(g.to(x.dtype))
+            c_pos, c_possq = (2 * g_pos).to(compute), (4 * g_possq).to(compute)
+            for start in range(0, n, ctx.block):
+                part = slice(start, start + ctx.block)
+                rows = [x[part].to(compute) for x in views]
+                # u = x / |x| is never formed: each term's row scale is folded into its N-vector coefficient
+                scale = [torch.ones_like(n2[part]) if inv is None else inv[part] for inv, n2 in zip(inverses, squares)]
+                for k, grad in enumerate(grads):
+                    if grad is None:
+                        continue
+                    x, s = rows[k], scale[k]
+                    g = (x @ matrix).mul_(s[:, None]).add_(vector)  # u (G + G^T) + g_total
+                    g.addcmul_(x, ((c_self + c_selfsq * squares[k][part]) * s)[:, None])
+                    if ctx.two_views:
+                        g.addcmul_(rows[1 - k], ((c_pos + c_possq * dots[part]) * scale[1 - k])[:, None])
+                    if ctx.normalize:  # through the normalisation; a row at the eps clamp is only scaled
+                        radial = torch.where(s < 1.0 / _EPS, (x * g).sum(1) * s, torch.zeros_like(s))
+                        g.addcmul_(x, (radial * s)[:, None], value=-1.0).mul_(s[:, None])
+                    if ctx.block >= n:  # one block: the gradient itself, no copy
+                        grads[k] = g.to(grad.dtype)
+                    else:
+                        grad[part] = g
         return grads[0], grads[1] if ctx.two_views else None, None
 
 
@@ -284,14 +309,18 @@ def embedding_moments(
     candidates = moments.neg_count if reduction == "all_reduce" else n_candidate
     excluded = {"two_view": 2, "queue": 0, "cross": 1}[layout]  # the anchor itself and its positive
     n_negative = n_anchor * ((candidates - excluded) if n_candidate else 0) + n_anchor * extra
-    moments = moments._replace(pos_count=n_anchor, neg_count=n_negative)
+    moments = ScoreMoments(
+        moments.pos_sum, moments.pos_sq_sum, n_anchor, moments.neg_sum, moments.neg_sq_sum, n_negative
+    )
     if reduction == "all_reduce":  # moments add: the global batch's are the sum over ranks
         zero = torch.zeros((), dtype=_EXACT, device=out0.device)
-        return ScoreMoments(*distributed.all_reduce_sum(torch.stack([zero + m for m in moments])).unbind(0))
+        total = distributed.all_reduce_sum(torch.stack([zero + m for m in moments])).unbind(0)
+        return ScoreMoments(total[0], total[1], total[2].detach(), total[3], total[4], total[5].detach())
     return moments
 
 
-def _views(out0: Tensor, out1: Tensor, normalize: bool, negatives: Optional[Tensor]):
+def prepare_views(out0: Tensor, out1: Tensor, normalize: bool, negatives: Optional[Tensor] = None):
+    """``(z0, z1, negatives)``: upcast to the accumulation dtype and, if ``normalize``, L2-normalised."""
     z0, z1 = upcast(out0), upcast(out1)
     if negatives is not None:
         negatives = upcast(negatives).to(z0.dtype)
@@ -305,7 +334,7 @@ def _dense(out0, out1, temperature, normalize, negatives, layout, gather) -> Sco
     """The reference path: ``from_scores`` of the masked score matrix."""
     from .pairing import two_view_pairs, two_view_pairs_across_ranks, two_view_scores
 
-    z0, z1, negatives = _views(out0, out1, normalize, negatives)
+    z0, z1, negatives = prepare_views(out0, out1, normalize, negatives)
     if layout == "two_view":
         pairs = two_view_pairs_across_ranks(z0, z1) if gather else two_view_pairs(z0, z1)
         return ScoreMoments.from_scores(*two_view_scores(pairs, temperature, negatives), check_finite=False)
@@ -328,29 +357,25 @@ def _gram(out0, out1, temperature, normalize, negatives, layout, reduction) -> S
         anchors = candidates = statistics(out0, out1, normalize)
         pos_sum, pos_sq, own_sum, own_sq = anchors.pos_sum, anchors.pos_sq, anchors.self_sum, anchors.self_sq
     else:
-        z0, z1, _ = _views(out0, out1, normalize, None)
+        z0, z1, _ = prepare_views(out0, out1, normalize)
         dots = (z0 * z1).sum(1)
         pos_sum, pos_sq = dots.sum(dtype=_EXACT), (dots.to(_EXACT) ** 2).sum()
         own_sum = own_sq = zero  # the anchor is not among its candidates
         anchors = statistics(z0, None, normalize=False)
         candidates = statistics(z1, None, normalize=False) if layout == "cross" else None
-    moments = ScoreMoments(pos_sum / t, pos_sq / t**2, 0, zero, zero, 0)
+    neg_sum, neg_sq, count = zero, zero, 0  # type: Tensor, Tensor, Count
     if candidates is not None:
         total, gram = candidates.total, candidates.gram
         if reduction == "all_reduce":  # the global candidate count rides with the sum vector
             rows = (2 if layout == "two_view" else 1) * out0.shape[0]
             packed = distributed.all_reduce_sum(torch.cat([total, torch.zeros_like(total[:1]) + rows]))
-            total, gram = packed[:-1], distributed.all_reduce_sum(gram)
-            moments = moments._replace(neg_count=packed[-1].detach())
+            total, gram, count = packed[:-1], distributed.all_reduce_sum(gram), packed[-1].detach()
         elif reduction == "gather":
             total, gram = distributed.all_reduce_sum(total), distributed.all_reduce_sum(gram)
-        neg_sum = anchors.total @ total - own_sum - pos_sum
-        neg_sq = (anchors.gram * gram).sum() - own_sq - pos_sq
-        moments = moments._replace(neg_sum=neg_sum / t, neg_sq_sum=neg_sq / t**2)
+        neg_sum = (anchors.total @ total - own_sum - pos_sum) / t
+        neg_sq = ((anchors.gram * gram).sum() - own_sq - pos_sq) / t**2
     if negatives is not None:  # every anchor against every bank row
         bank = statistics(negatives, None, normalize)
-        moments = moments._replace(
-            neg_sum=moments.neg_sum + anchors.total @ bank.total / t,
-            neg_sq_sum=moments.neg_sq_sum + (anchors.gram * bank.gram).sum() / t**2,
-        )
-    return moments
+        neg_sum = neg_sum + anchors.total @ bank.total / t
+        neg_sq = neg_sq + (anchors.gram * bank.gram).sum() / t**2
+    return ScoreMoments(pos_sum / t, pos_sq / t**2, 0, neg_sum, neg_sq, count)

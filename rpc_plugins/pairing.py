@@ -15,11 +15,10 @@ Two layouts are supported:
 from typing import NamedTuple, Optional, Tuple
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from . import distributed
-from ._validation import check_floating, upcast
+from ._validation import check_floating
 
 
 class TwoViewPairs(NamedTuple):
@@ -36,14 +35,6 @@ class TwoViewPairs(NamedTuple):
     candidates: Tensor
     self_index: Tensor
     partner_index: Tensor
-
-
-def prepare_views(out0: Tensor, out1: Tensor, normalize: bool) -> Tuple[Tensor, Tensor]:
-    """Upcast low-precision views to float32 and L2-normalise them if asked."""
-    z0, z1 = upcast(out0), upcast(out1)
-    if normalize:
-        z0, z1 = F.normalize(z0, dim=1), F.normalize(z1, dim=1)
-    return z0, z1
 
 
 def two_view_pairs(

@@ -19,7 +19,7 @@ def distributed_results(request, tmp_path_factory):
     world_size = request.param
     tmp = tmp_path_factory.mktemp(f"dist{world_size}")
     mp.spawn(worker.run, args=(world_size, str(tmp / "init"), str(tmp)), nprocs=world_size, join=True)
-    return world_size, [torch.load(os.path.join(tmp, f"rank{r}.pt")) for r in range(world_size)]
+    return world_size, [torch.load(os.path.join(tmp, f"rank{r}.pt"), weights_only=False) for r in range(world_size)]
 
 
 def test_losses_and_gradients_equal_single_process(distributed_results):

@@ -16,14 +16,15 @@ from hypothesis import strategies as st
 
 import rpc_plugins as rp
 from rpc_plugins.moments import choose_method
-from rpc_plugins.pairing import prepare_views, two_view_pairs, two_view_scores
+from rpc_plugins.moments import prepare_views
+from rpc_plugins.pairing import two_view_pairs, two_view_scores
 
 FP32_RTOL = 2e-5
 
 
 def masked_dense_moments(out0, out1, temperature, normalize, negatives=None):
     """The generic dense filler: full score matrix + masks (no subtraction at all)."""
-    z0, z1 = prepare_views(out0, out1, normalize)
+    z0, z1, _ = prepare_views(out0, out1, normalize)
     q = None if negatives is None else (torch.nn.functional.normalize(negatives, dim=1) if normalize else negatives)
     return rp.ScoreMoments.from_scores(*two_view_scores(two_view_pairs(z0, z1), temperature, q))
 

@@ -65,12 +65,12 @@ def test_smile_value_is_clipped_dv_and_gradient_is_js():
     pos, neg, mask = random_scores(seed=6)
     p1, n1 = pos.clone().requires_grad_(True), neg.clone().requires_grad_(True)
     p2, n2 = pos.clone().requires_grad_(True), neg.clone().requires_grad_(True)
-    rp.smile_loss(p1, n1, mask, clip=1.0).backward()
-    rp.js_loss(p2, n2, mask).backward()
+    rp.SMILE(clip=1.0)(p1, n1, mask).backward()
+    rp.JS()(p2, n2, mask).backward()
     torch.testing.assert_close(p1.grad, p2.grad)
     torch.testing.assert_close(n1.grad, n2.grad)
     # large clip: SMILE's value is DV's
-    torch.testing.assert_close(rp.smile_loss(pos, neg, mask, clip=100.0), rp.dv_loss(pos, neg, mask))
+    torch.testing.assert_close(rp.SMILE(clip=100.0)(pos, neg, mask), rp.DV()(pos, neg, mask))
 
 
 def test_mio_binary_term_is_bce_with_logits():
@@ -84,7 +84,7 @@ def test_infonce_is_cross_entropy_with_positive_in_column_zero():
     pos, neg, _ = random_scores(seed=8)
     logits = torch.cat([pos[:, None], neg], dim=1)
     want = torch.nn.functional.cross_entropy(logits, torch.zeros(len(pos), dtype=torch.long))
-    torch.testing.assert_close(rp.infonce_loss(*split_column0_logits(logits)), want)
+    torch.testing.assert_close(rp.InfoNCE()(*split_column0_logits(logits)), want)
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])

@@ -45,7 +45,7 @@ def test_symmetric_in_the_two_views(name):
 
 def test_rpc_paths_agree_with_generic_masked_scores():
     out0, out1 = views(n=9, d=3, seed=3)
-    z0, z1 = rp.pairing.prepare_views(out0, out1, normalize=True)
+    z0, z1, _ = rp.moments.prepare_views(out0, out1, normalize=True)
     pos, neg, mask = rp.pairing.two_view_scores(rp.pairing.two_view_pairs(z0, z1), temperature=0.2)
     want = rp.rpc_loss(pos, neg, mask, alpha=0.3, beta=0.01, gamma=0.1)
     for method in ("dense", "gram", "auto"):
@@ -114,9 +114,9 @@ def test_batch_of_one_with_extra_negatives():
 
 def test_paper_presets():
     cifar = rp.RPCLoss.from_paper("cifar10")
-    assert (cifar.alpha, cifar.beta, cifar.gamma, cifar.temperature, cifar.normalize) == (0.0, 0.001, 1.0, 128.0, False)
+    assert (cifar.knobs, cifar.temperature, cifar.normalize) == (dict(alpha=0.0, beta=0.001, gamma=1.0), 128.0, False)
     r50 = rp.RPCLoss.from_paper("imagenet-resnet50")
-    assert (r50.alpha, r50.beta, r50.gamma, r50.temperature) == (0.3, 0.01, 0.1, 32.0)
+    assert (r50.knobs, r50.temperature) == (dict(alpha=0.3, beta=0.01, gamma=0.1), 32.0)
     assert rp.RPCLoss.from_paper("imagenet-resnet152x2", temperature=16.0).temperature == 16.0
 
 

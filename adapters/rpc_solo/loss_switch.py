@@ -16,7 +16,6 @@ every error names the key to fix.
 True
 """
 
-import contextlib
 from dataclasses import dataclass, field
 from typing import Dict, Optional
 
@@ -36,13 +35,6 @@ def loss_name(cfg: DictConfig) -> Optional[str]:
     """The ``loss`` key (None when absent or null)."""
     value = OmegaConf.select(cfg, "loss", default=None)
     return None if value is None else value
-
-
-def _no_autocast(device: torch.device):
-    """Autocast off on ``device`` (a device type without autocast, e.g. ``meta``, has none to turn off)."""
-    if torch.amp.is_autocast_available(device.type):
-        return torch.autocast(device.type, enabled=False)
-    return contextlib.nullcontext()
 
 
 def reject_loss(cfg: DictConfig, method: str) -> None:
@@ -120,7 +112,7 @@ class LossSwitch:
     ) -> torch.Tensor:
         """Objective on f(a, c) = <a, c> / T for ``anchors (A, D)`` x ``candidates (C, D)`` (at least float32,
         outside autocast; normalise them first where the method does); ``pos_mask``/``neg_mask`` bool (A, C)."""
-        with _no_autocast(anchors.device):
+        with rpc_plugins.full_precision(anchors.device.type):
             dtype = torch.float64 if anchors.dtype == torch.float64 else torch.float32  # fp16/bf16: float32
             anchors, candidates = anchors.to(dtype), candidates.to(dtype)
             cosine = anchors @ candidates.t()

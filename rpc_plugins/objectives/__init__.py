@@ -17,13 +17,13 @@ import dataclasses
 from typing import Any, Dict, Mapping, Optional, Type
 
 from ._base import Objective
-from .dv import DV, dv_loss
-from .infonce import InfoNCE, infonce_loss
-from .js import JS, js_loss
+from .dv import DV
+from .infonce import InfoNCE
+from .js import JS
 from .mio import MIO
-from .nwj import NWJ, nwj_loss
+from .nwj import NWJ
 from .rpc import RPC, rpc_loss, rpc_loss_from_moments
-from .smile import SMILE, smile_loss
+from .smile import SMILE
 
 OBJECTIVES: Dict[str, Type[Objective]] = {cls.name: cls for cls in (RPC, InfoNCE, NWJ, JS, DV, SMILE, MIO)}
 
@@ -34,14 +34,6 @@ OBJECTIVE_KNOBS: Dict[str, Dict[str, Any]] = {
 }
 
 
-def objective_class(name: str) -> Type[Objective]:
-    """The declaration registered under ``name`` (ValueError listing the valid names otherwise)."""
-    try:
-        return OBJECTIVES[name]
-    except (KeyError, TypeError):
-        raise ValueError(f"unknown objective {name!r}; choose one of {sorted(OBJECTIVES)}") from None
-
-
 def get_objective(name: str, temperature: Optional[float] = None, **knobs) -> Objective:
     """The objective ``name`` with ``knobs`` over its defaults, checked: a ValueError names an unknown
     objective, an unknown knob or a bad value. Knobs that default to the critic's temperature (MIO's)
@@ -50,12 +42,15 @@ def get_objective(name: str, temperature: Optional[float] = None, **knobs) -> Ob
     >>> get_objective("mio", temperature=0.2, l2_weight=0.5).knobs()
     {'pos_temperature': 0.2, 'neg_temperature': 0.2, 'l2_weight': 0.5}
     """
-    cls = objective_class(name)
+    if not isinstance(name, str) or name not in OBJECTIVES:
+        raise ValueError(f"unknown objective {name!r}; choose one of {sorted(OBJECTIVES)}")
     declared = OBJECTIVE_KNOBS[name]
     unknown = sorted(set(knobs) - set(declared))
     if unknown:
         raise ValueError(f"unknown knob(s) {unknown} for objective {name!r}; it takes {list(declared)}")
-    return cls(**{k: knobs.get(k, temperature if default is None else default) for k, default in declared.items()})
+    return OBJECTIVES[name](
+        **{k: knobs.get(k, temperature if default is None else default) for k, default in declared.items()}
+    )
 
 
 def objective_options(name: str, options: Mapping[str, Any], temperature: Optional[float] = None) -> Dict[str, Any]:
@@ -64,6 +59,10 @@ def objective_options(name: str, options: Mapping[str, Any], temperature: Option
     >>> objective_options("rpc", {"alpha": 0.5})
     {'alpha': 0.5, 'beta': 0.01, 'gamma': 0.1}
     """
+    if "temperature" in options:  # the critic's, not a knob
+        raise ValueError(
+            f"unknown knob(s) ['temperature'] for objective {name!r}; it takes {list(OBJECTIVE_KNOBS.get(name, {}))}"
+        )
     return get_objective(name, temperature, **options).knobs()
 
 
@@ -71,7 +70,6 @@ __all__ = [
     "Objective",
     "OBJECTIVES",
     "OBJECTIVE_KNOBS",
-    "objective_class",
     "get_objective",
     "objective_options",
     "RPC",
@@ -83,9 +81,4 @@ __all__ = [
     "MIO",
     "rpc_loss",
     "rpc_loss_from_moments",
-    "infonce_loss",
-    "nwj_loss",
-    "js_loss",
-    "dv_loss",
-    "smile_loss",
 ]

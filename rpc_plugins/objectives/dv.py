@@ -34,13 +34,3 @@ class DV(Objective):
 
     def without_negatives(self, pos: Tensor) -> Tensor:
         return -upcast(pos).mean()  # log E_Q[e^f] over no negative taken as 0
-
-
-def dv_loss(pos: Tensor, neg: Tensor, neg_mask: Optional[Tensor] = None) -> Tensor:
-    """DV on scores, ``DV()(pos, neg, neg_mask)``.
-
-    >>> import torch
-    >>> float(dv_loss(torch.tensor([2.0]), torch.tensor([[0.0, 0.0]])))
-    -2.0
-    """
-    return DV()(pos, neg, neg_mask)

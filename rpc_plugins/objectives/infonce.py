@@ -40,12 +40,3 @@ class InfoNCE(Objective):
     def without_negatives(self, pos: Tensor) -> Tensor:
         pos = upcast(pos)
         return (pos - pos).mean()  # -log(e^f / e^f): 0, still attached to the graph
-
-
-def infonce_loss(pos: Tensor, neg: Tensor, neg_mask: Optional[Tensor] = None) -> Tensor:
-    """InfoNCE on scores, ``InfoNCE()(pos, neg, neg_mask)``.
-
-    >>> float(infonce_loss(torch.tensor([0.0]), torch.tensor([[0.0]]))) > 0
-    True
-    """
-    return InfoNCE()(pos, neg, neg_mask)

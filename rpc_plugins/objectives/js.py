@@ -42,13 +42,3 @@ class JS(Objective):
 
     def without_negatives(self, pos: Tensor) -> Tensor:
         return F.softplus(-upcast(pos)).mean()  # BCE(pos, 1); the negatives' BCE term is 0
-
-
-def js_loss(pos: Tensor, neg: Tensor, neg_mask: Optional[Tensor] = None) -> Tensor:
-    """JS on scores, ``JS()(pos, neg, neg_mask)``.
-
-    >>> import torch
-    >>> float(js_loss(torch.tensor([0.0]), torch.tensor([[0.0]]))) > 1.38
-    True
-    """
-    return JS()(pos, neg, neg_mask)

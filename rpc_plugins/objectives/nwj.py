@@ -35,13 +35,3 @@ class NWJ(Objective):
 
     def without_negatives(self, pos: Tensor) -> Tensor:
         return -upcast(pos).mean()  # E_Q[e^f] over no negative taken as 0
-
-
-def nwj_loss(pos: Tensor, neg: Tensor, neg_mask: Optional[Tensor] = None) -> Tensor:
-    """NWJ on scores, ``NWJ()(pos, neg, neg_mask)``.
-
-    >>> import torch
-    >>> float(nwj_loss(torch.tensor([1.0]), torch.tensor([[1.0]]))) < 1e-6
-    True
-    """
-    return NWJ()(pos, neg, neg_mask)

@@ -45,12 +45,3 @@ class SMILE(Objective):
 
     def without_negatives(self, pos: Tensor) -> Tensor:
         return -upcast(pos).mean()  # log E_Q[e^f] over no negative taken as 0
-
-
-def smile_loss(pos: Tensor, neg: Tensor, neg_mask: Optional[Tensor] = None, **knobs) -> Tensor:
-    """SMILE on scores, ``SMILE(**knobs)(pos, neg, neg_mask)``.
-
-    >>> float(smile_loss(torch.tensor([2.0]), torch.tensor([[0.0, 0.0]]), clip=1.0)) < 0
-    True
-    """
-    return SMILE(**knobs)(pos, neg, neg_mask)

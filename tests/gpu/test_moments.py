@@ -27,7 +27,7 @@ PAPER = rp.RPCLoss.from_paper("cifar10")
 SETTINGS = {  # name: (RPCLoss keyword arguments, extra negatives)
     "defaults": (dict(), 0),
     "cifar10 preset": (
-        dict(alpha=PAPER.alpha, beta=PAPER.beta, gamma=PAPER.gamma, temperature=PAPER.temperature, normalize=False),
+        dict(**PAPER.knobs, temperature=PAPER.temperature, normalize=False),
         0,
     ),
     "defaults, 512 extra negatives": (dict(), 512),
