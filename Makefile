@@ -9,20 +9,21 @@ export PYTHONDONTWRITEBYTECODE := 1
 # supported torch, 2.4.1, with no host: the core alone).
 ERAS := main solo-main fairseq-torch2 transformers floor
 
-# tests/ (the core) and integration_tests/packaging (extras keep torch) run in every host era.
-COMMON_TESTS         := tests integration_tests/packaging
+# tests/ (the core), integration_tests/docs (every code block of README and docs, in its host's era) and
+# integration_tests/packaging (extras keep torch and numpy) run in every host era; the floor era runs the core's.
+COMMON_TESTS         := tests integration_tests/docs integration_tests/packaging
 MAIN_TESTS           := $(COMMON_TESTS) integration_tests/lightly integration_tests/mi integration_tests/benchmarks integration_tests/open_clip
 SOLO-MAIN_TESTS      := $(COMMON_TESTS) integration_tests/solo
 FAIRSEQ-TORCH2_TESTS := $(COMMON_TESTS) integration_tests/fairseq
 TRANSFORMERS_TESTS   := $(COMMON_TESTS) integration_tests/transformers
 FLOOR_TESTS          := tests
 
-.PHONY: demo test lint docs envs system bench-cost $(addprefix test-,$(ERAS)) $(addprefix env-,$(ERAS))
+.PHONY: demo test lint docs envs system gpu-dry-run bench-cost $(addprefix test-,$(ERAS)) $(addprefix env-,$(ERAS))
 
 demo: env-main system
 	.venvs/main/bin/python examples/demo.py
 
-# Each era is built just before its tests, not all up front: the six venvs take about 27 GB together, more
+# Each era is built just before its tests, not all up front: the venvs take about 28 GB together, more
 # than a CI disk may have free. envs/reclaim.sh then removes the era's venv if less than
 # RPC_MIN_FREE_GB (default 16) GB stay free, so the next era has room; with room to spare they are kept.
 test: system
@@ -71,6 +72,10 @@ docs:
 	@start=$$(date +%s); echo "=== [docs] mkdocs build --strict"; \
 	NO_MKDOCS_2_WARNING=1 .venvs/docs/bin/python -m mkdocs build --strict --quiet --site-dir site; rc=$$?; \
 	echo "=== [docs] rc=$$rc in $$(( $$(date +%s) - start )) s"; exit $$rc
+
+# the GPU script's CPU dry run (tiny sizes, no time limit); on a GPU machine: bash benchmarks/gpu.sh run
+gpu-dry-run: env-main
+	OMP_NUM_THREADS=1 PYTHON=.venvs/main/bin/python bash benchmarks/gpu.sh dry-run /tmp/rpc_gpu_dry
 
 bench-cost: env-main
 	.venvs/main/bin/python benchmarks/cost/run.py

@@ -233,7 +233,7 @@ def description(args, mode, steps, tail, hidden, wall):
         "E_P[log r] - log E_Q[r]; `rpc[dv_clip]` the same with r clipped to [e^-5, e^5] in E_Q. "
         f"`rpc` is this package's default (critic head {RPC_DEFAULT['head']}, readout {RPC_DEFAULT['form']}). "
         "`head=ratio`: the critic's output u is a log ratio and f = (e^u - alpha)/(beta e^u + gamma) "
-        "(`RPCRatioHead`). Goal (issue 13): |bias| <= 0.5 and var <= 0.05 at every level. "
+        "(`RPCRatioHead`). Goal: |bias| <= 0.5 and var <= 0.05 at every level. "
         f"Wall time {wall:.0f} s."
     )
 

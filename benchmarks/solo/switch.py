@@ -1,4 +1,4 @@
-"""Issue 19: each of solo-learn main's InfoNCE methods with its OWN loss vs ``loss: rpc`` and ``loss: mio``.
+"""Each of solo-learn main's InfoNCE methods with its OWN loss vs ``loss: rpc`` and ``loss: mio``.
 
 For simclr, supcon, mocov2plus, mocov3 and nnclr (solo-learn main 9187ea3), every model is built the way solo's
 ``main_pretrain.py`` builds it: solo's own cifar yaml composed by Hydra, solo's ``parse_cfg``, ``seed_everything``,

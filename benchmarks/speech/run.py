@@ -13,7 +13,7 @@ tests that claim at CPU scale on a generated flite corpus (``rpc_fairseq.speech_
    the train split: phone per frame (labels from ``flite -psdur``) and speaker per frame; report accuracy
    on the held-out split.
 
-    OMP_NUM_THREADS=1 .venvs/fairseq/bin/python benchmarks/speech/run.py --utterances 240 --updates 400 --seeds 3
+    OMP_NUM_THREADS=1 .venvs/fairseq-torch2/bin/python benchmarks/speech/run.py --utterances 240 --updates 400 --seeds 3
     .venvs/main/bin/python benchmarks/speech/plot.py                 # speech.png from results.json
 
 >>> # python benchmarks/speech/run.py --updates 40 --seeds 1 --utterances 60   (a quick smoke run)
@@ -431,7 +431,7 @@ def write_markdown(rows, args, elapsed, has_png, path, majority, tuned, host):
     lines = [
         "# Speech: frozen linear probes after brief wav2vec (CPC-style) pretraining",
         "",
-        "Command: `OMP_NUM_THREADS=1 .venvs/fairseq/bin/python benchmarks/speech/run.py "
+        "Command: `OMP_NUM_THREADS=1 .venvs/fairseq-torch2/bin/python benchmarks/speech/run.py "
         f"--utterances {args.utterances} --updates {args.updates} --seeds {args.seeds}{tune_flag}`",
         "",
         f"Machine: {host}; wall time {elapsed / 60:.1f} min (runs already finished in --runs are reused, "

@@ -1,6 +1,6 @@
 """Equal-budget tuning for the speech benchmark: k trials per criterion, selected on a validation carve.
 
-Issue 14 / Tsai et al. (ICLR 2021) tune RPC's relative parameters per data set; comparing a tuned RPC with
+Tsai et al. (ICLR 2021) tune RPC's relative parameters per data set; comparing a tuned RPC with
 an untuned InfoNCE (or the reverse) says nothing. Here every criterion gets the same k trials over its own
 natural knobs (``benchmarks.harness.tuning``: trial 0 is the criterion's default, the rest distinct draws):
 

@@ -1,6 +1,6 @@
 """benchmarks/vision/run.py end to end on a tiny Fashion-MNIST slice (real lightly losses, every part).
 
-Checks the issue-14 groundwork: the trivial baselines (raw-pixels, random-init, supervised) are rows of
+Checks the evidence's groundwork: the trivial baselines (raw-pixels, random-init, supervised) are rows of
 the same run, the equal-budget tuning record gives every objective the same k, a restarted command
 resumes instead of retraining, and the stability summary names the largest lr that trains.
 """
