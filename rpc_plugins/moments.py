@@ -17,10 +17,11 @@ sum, the sum of squares and the count of the positive set P and of the negative 
   gradient of a function of a Gram matrix G = X^T X is X (dL/dG + dL/dG^T)), it keeps only the inputs
   and three N-vectors between forward and backward, and it reads no value on the host.
 
-Precision: products in the inputs' accumulation dtype (float32 for fp16/bf16/float32, float64 for
-float64), every sum over rows or pairs in float64, so removing the large self and positive terms
-does not cancel away the negatives' digits. Counts are Python numbers taken from shapes (tensors
-once all-reduced).
+Precision: the Gram matrices and column sums in the inputs' accumulation dtype (float32 for
+fp16/bf16/float32, float64 for float64; BLAS and cascade sums), everything combined from them in
+float64, so removing the large self and positive terms does not cancel away the negatives' digits
+(``tests/test_gram.py``, at 1, 2 and 16 threads). Counts are Python numbers taken from shapes
+(tensors once all-reduced).
 """
 
 from typing import NamedTuple, Optional, Tuple, Union
@@ -141,14 +142,6 @@ def _row_scales(x: Tensor, normalize: bool) -> Tuple[Optional[Tensor], Tensor]:
     return inverse, (norm * inverse) ** 2
 
 
-def _block_rows(x: Tensor) -> int:
-    """Rows per block: all of them on an accelerator or under torch.compile (the device or the compiler fuses
-    the work); on the CPU about 1 MiB of rows, so that a block's elementwise passes run in cache."""
-    if x.device.type != "cpu" or torch.compiler.is_compiling():
-        return max(x.shape[0], 1)
-    return max(64, 2**18 // max(x.shape[1], 1))
-
-
 class _Statistics(torch.autograd.Function):
     """``Statistics`` of [a; b] (or of ``a`` alone), with the analytic backward. For every row u_i,
 
@@ -156,37 +149,25 @@ class _Statistics(torch.autograd.Function):
 
     (G the gradient of ``gram``), and L2 normalisation's backward is folded in:
     dL/da_i = (dL/du_i - u_i <u_i, dL/du_i>) / |a_i| (``F.normalize``'s, eps clamp included).
-    Rows go in blocks (``_block_rows``: one block but on the CPU), each block's sums added in float64.
     Kept for the backward: the inputs and N-vectors (inverse norms, squared norms, <u_i, v_i>).
     """
 
     @staticmethod
     def forward(ctx, a: Tensor, b: Optional[Tensor], normalize: bool):  # type: ignore[override]
-        compute, views, block = accumulation_dtype(a.dtype), [a] if b is None else [a, b], _block_rows(a)
-        gram = torch.zeros(a.shape[1], a.shape[1], dtype=_EXACT, device=a.device)
-        total = torch.zeros(a.shape[1], dtype=_EXACT, device=a.device)
-        inverses, squares, dots = [[] for _ in views], [[] for _ in views], []  # type: ignore[var-annotated]
+        compute, views = accumulation_dtype(a.dtype), [a] if b is None else [a, b]
         with full_precision(a.device.type):
-            for start in range(0, a.shape[0], block):
-                units = []
-                for k, x in enumerate(views):
-                    rows = x[start : start + block].to(compute)
-                    inverse, n2 = _row_scales(rows, normalize)
-                    units.append(rows if inverse is None else rows * inverse[:, None])
-                    inverses[k].append(inverse)
-                    squares[k].append(n2)
-                    # out of place: the sums stay correct under torch.compile's functionalisation
-                    gram = gram + (units[k].t() @ units[k]).to(_EXACT)
-                    total = total + units[k].sum(0).to(_EXACT)
-                if b is not None:
-                    dots.append((units[0] * units[1]).sum(1))
-        inverse_rows = [torch.cat(v) for v in inverses] if normalize else []
-        square_rows = [torch.cat(v) for v in squares]
-        dot_rows = torch.cat(dots) if dots else a.new_zeros(0, dtype=compute)
-        ctx.normalize, ctx.two_views, ctx.block = normalize, b is not None, block
-        ctx.save_for_backward(*views, *inverse_rows, *square_rows, dot_rows)
-        sq, p = torch.cat(square_rows).to(_EXACT), dot_rows.to(_EXACT)
-        return total, gram, sq.sum(), (sq * sq).sum(), 2 * p.sum(), 2 * (p * p).sum()
+            rows = [x.to(compute) for x in views]
+            scales = [_row_scales(x, normalize) for x in rows]
+            units = [x if inverse is None else x * inverse[:, None] for x, (inverse, _) in zip(rows, scales)]
+            gram, total = units[0].t() @ units[0], units[0].sum(0)
+            if b is not None:
+                gram, total = torch.addmm(gram, units[1].t(), units[1]), total + units[1].sum(0)
+            dots = (units[0] * units[1]).sum(1) if b is not None else units[0].new_zeros(0)
+        ctx.normalize, ctx.two_views = normalize, b is not None
+        inverses = [inverse for inverse, _ in scales if inverse is not None]
+        ctx.save_for_backward(*views, *inverses, *[n2 for _, n2 in scales], dots)
+        sq, p = torch.cat([n2 for _, n2 in scales]).to(_EXACT), dots.to(_EXACT)
+        return total.to(_EXACT), gram.to(_EXACT), sq.sum(), (sq * sq).sum(), 2 * p.sum(), 2 * (p * p).sum()
 
     @staticmethod
     def backward(ctx, g_total, g_gram, g_self, g_selfsq, g_pos, g_possq):  # type: ignore[override]
@@ -195,33 +176,28 @@ class _Statistics(torch.autograd.Function):
         views, saved = saved[:n_views], saved[n_views:]
         inverses, saved = (saved[:n_views], saved[n_views:]) if ctx.normalize else ([None] * n_views, saved)
         squares, dots = saved[:n_views], saved[n_views]
-        compute, n = accumulation_dtype(views[0].dtype), views[0].shape[0]
-        grads = [torch.empty_like(x) if ctx.needs_input_grad[k] else None for k, x in enumerate(views)]
+        compute = accumulation_dtype(views[0].dtype)
+        grads: list = [None, None]
         with full_precision(views[0].device.type):
             matrix, vector = (g_gram + g_gram.t()).to(compute), g_total.to(compute)
             c_self, c_selfsq = (2 * g_self).to(compute), (4 * g_selfsq).to(compute)
             c_pos, c_possq = (2 * g_pos).to(compute), (4 * g_possq).to(compute)
-            for start in range(0, n, ctx.block):
-                part = slice(start, start + ctx.block)
-                rows = [x[part].to(compute) for x in views]
-                # u = x / |x| is never formed: each term's row scale is folded into its N-vector coefficient
-                scale = [torch.ones_like(n2[part]) if inv is None else inv[part] for inv, n2 in zip(inverses, squares)]
-                for k, grad in enumerate(grads):
-                    if grad is None:
-                        continue
-                    x, s = rows[k], scale[k]
-                    g = (x @ matrix).mul_(s[:, None]).add_(vector)  # u (G + G^T) + g_total
-                    g.addcmul_(x, ((c_self + c_selfsq * squares[k][part]) * s)[:, None])
-                    if ctx.two_views:
-                        g.addcmul_(rows[1 - k], ((c_pos + c_possq * dots[part]) * scale[1 - k])[:, None])
-                    if ctx.normalize:  # through the normalisation; a row at the eps clamp is only scaled
-                        radial = torch.where(s < 1.0 / _EPS, (x * g).sum(1) * s, torch.zeros_like(s))
-                        g.addcmul_(x, (radial * s)[:, None], value=-1.0).mul_(s[:, None])
-                    if ctx.block >= n:  # one block: the gradient itself, no copy
-                        grads[k] = g.to(grad.dtype)
-                    else:
-                        grad[part] = g
-        return grads[0], grads[1] if ctx.two_views else None, None
+            rows = [x.to(compute) for x in views]
+            # u = x / |x| is never formed: each term's row scale is folded into its N-vector coefficient
+            scale = [torch.ones_like(n2) if inv is None else inv for inv, n2 in zip(inverses, squares)]
+            for k in range(n_views):
+                if not ctx.needs_input_grad[k]:
+                    continue
+                x, s = rows[k], scale[k]
+                g = (x @ matrix).mul_(s[:, None]).add_(vector)  # u (G + G^T) + g_total
+                g.addcmul_(x, ((c_self + c_selfsq * squares[k]) * s)[:, None])
+                if ctx.two_views:
+                    g.addcmul_(rows[1 - k], ((c_pos + c_possq * dots) * scale[1 - k])[:, None])
+                if ctx.normalize:  # through the normalisation; a row at the eps clamp is only scaled
+                    radial = torch.where(s < 1.0 / _EPS, (x * g).sum(1) * s, torch.zeros_like(s))
+                    g.addcmul_(x, (radial * s)[:, None], value=-1.0).mul_(s[:, None])
+                grads[k] = g.to(views[k].dtype)
+        return grads[0], grads[1], None
 
 
 def statistics(out0: Tensor, out1: Optional[Tensor] = None, normalize: bool = True) -> Statistics:
