@@ -33,6 +33,7 @@ needs no ``common.user_dir`` and the defaults below are part of the composed con
 >>> # fairseq-hydra-train ... criterion._name=rpc criterion.alpha=1.0
 """
 
+import dataclasses
 import logging
 import math
 from dataclasses import dataclass, field
@@ -59,21 +60,22 @@ def default_critic_scale(objective: str) -> float:
     return DEFAULT_CRITIC_SCALE.get(objective, 1.0)
 
 
+def _knob(objective: str, name: str):
+    """The config field of one knob: its default, check and help, read off the objective's declaration."""
+    declared = {f.name: f for f in dataclasses.fields(OBJECTIVES[objective])}[name]
+    help = f"{objective} ({declared.metadata['check']}): {declared.metadata['help']}"
+    return field(default=declared.default, metadata={"help": help})
+
+
 @dataclass
 class RpcCriterionConfig(FairseqDataclass):
     objective: str = field(
         default="rpc",
         metadata={"help": f"objective on the logits: one of {sorted(OBJECTIVES)} (rpc = Relative Predictive Coding)"},
     )
-    alpha: float = field(
-        default=_RPC["alpha"], metadata={"help": "RPC relative parameter alpha >= 0 (weight of E_Q[f])"}
-    )
-    beta: float = field(
-        default=_RPC["beta"], metadata={"help": "RPC relative parameter beta >= 0 (weight of E_P[f^2]/2)"}
-    )
-    gamma: float = field(
-        default=_RPC["gamma"], metadata={"help": "RPC relative parameter gamma >= 0 (weight of E_Q[f^2]/2)"}
-    )
+    alpha: float = _knob("rpc", "alpha")
+    beta: float = _knob("rpc", "beta")
+    gamma: float = _knob("rpc", "gamma")
     critic_scale: Optional[float] = field(
         default=None,
         metadata={
@@ -82,7 +84,7 @@ class RpcCriterionConfig(FairseqDataclass):
             "fairseq's wav2vec loss). wav2vec (v1) logits are raw dot products."
         },
     )
-    clip: float = field(default=_CLIP, metadata={"help": "SMILE clip (objective=smile only)"})
+    clip: float = _knob("smile", "clip")
     loss_weights: Optional[List[float]] = field(
         default=None,
         metadata={"help": "weights for additional loss terms (not first one), as in the wav2vec criterion"},
@@ -113,9 +115,13 @@ class RpcCriterion(FairseqCriterion):
                 f"criterion.objective={objective!r} is not supported: unknown objective "
                 f"{objective!r}; valid values: {', '.join(sorted(OBJECTIVES))}"
             )
-        for key, value in (("alpha", alpha), ("beta", beta), ("gamma", gamma)):
-            if not value >= 0:
-                raise ValueError(f"criterion.{key} must be >= 0, got {value}")
+        knobs = dict(alpha=alpha, beta=beta, gamma=gamma, clip=clip)  # MIO's act on two-view pairs, not on logits
+        try:  # the objective's own knobs, checked by its declaration
+            self._objective = get_objective(
+                objective, **{k: v for k, v in knobs.items() if k in OBJECTIVE_KNOBS[objective]}
+            )
+        except ValueError as e:
+            raise ValueError(f"criterion: {e}") from None
         if critic_scale is None:
             critic_scale = default_critic_scale(objective)
         if not critic_scale > 0:
@@ -124,11 +130,6 @@ class RpcCriterion(FairseqCriterion):
         self.alpha, self.beta, self.gamma, self.critic_scale, self.clip = alpha, beta, gamma, critic_scale, clip
         self.loss_weights = loss_weights
         self.log_keys = [] if log_keys is None else log_keys
-
-    def _objective(self):
-        """The configured objective (``rpc_plugins.get_objective``): its declared knobs, from this config."""
-        knobs = dict(alpha=self.alpha, beta=self.beta, gamma=self.gamma, clip=self.clip)
-        return get_objective(self.objective, **{k: v for k, v in knobs.items() if k in OBJECTIVE_KNOBS[self.objective]})
 
     def forward(self, model, sample, reduce=True):
         """Returns (summed loss, sample_size, logging_output) like fairseq's wav2vec criterion."""
@@ -179,7 +180,7 @@ class RpcCriterion(FairseqCriterion):
         pos, neg, mask = split_column0_logits(logits * self.critic_scale)
         n_anchors = pos.shape[0]
         if n_anchors > 0 and _any(mask):
-            loss = self._objective()(pos, neg, mask) * n_anchors
+            loss = self._objective(pos, neg, mask) * n_anchors
         else:
             loss = self._no_contrast(pos, n_anchors)
         return loss, (pos, neg, mask)
@@ -195,7 +196,7 @@ class RpcCriterion(FairseqCriterion):
                 "-inf); its objective is taken over the positives alone (an expectation over no negative "
                 "contributes 0, Objective.without_negatives) and the extra losses still train. Logged once."
             )
-        return self._objective().without_negatives(pos) * n_anchors
+        return self._objective.without_negatives(pos) * n_anchors
 
     @torch.no_grad()
     def _logging(self, loss, losses, sample, sample_size, logits, pos, neg, mask, net_output):

@@ -85,7 +85,7 @@ def test_checkpoint_save_and_resume(speech_corpus, tmp_path):
 @pytest.mark.parametrize(
     "override,message",
     [
-        ("criterion.gamma=-0.1", "criterion.gamma must be >= 0"),
+        ("criterion.gamma=-0.1", "criterion: rpc: gamma must be finite and >= 0"),
         ("+criterion.infonce=true", "Key 'infonce' not in 'RpcCriterionConfig'"),
         ("criterion.objective=simclr", "criterion.objective='simclr' is not supported"),
     ],
