@@ -31,7 +31,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))  # run from a checkout without installing
 
 import rpc_plugins as rp  # noqa: E402
-from benchmarks.harness import machine, plots  # noqa: E402
+from benchmarks.harness import machine, memory, plots  # noqa: E402
 from benchmarks.harness.rows import write_json  # noqa: E402
 from benchmarks.harness.tables import markdown  # noqa: E402
 
@@ -93,22 +93,6 @@ def timed(fn, device):
     return time.perf_counter() - start
 
 
-def _status_bytes(field):
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) * 1024 for line in f if line.startswith(field + ":"))
-
-
-def _reset_peak():
-    """Current RSS as the baseline, VmHWM reset to it (falls back to the current peak)."""
-    base = _status_bytes("VmRSS")
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        base = _status_bytes("VmHWM")
-    return base
-
-
 def measure(name, n, dim, device, repeats, bf16):
     """In this (fresh) process: peak growth of one forward + backward, then interleaved timings."""
     loss_fn = make_loss(name)
@@ -122,9 +106,9 @@ def measure(name, n, dim, device, repeats, bf16):
         first = timed(lambda: forward_backward(loss_fn, out0, out1, bf16), device)
         peak = torch.cuda.max_memory_allocated() - base
     else:
-        base = _reset_peak()
+        base = memory.reset_peak()
         first = timed(lambda: forward_backward(loss_fn, out0, out1, bf16), device)
-        peak = _status_bytes("VmHWM") - base
+        peak = memory.status_bytes("VmHWM") - base
     times, floors, writes = [], [], []
     for _ in range(max(repeats - 1, 0)):
         floors.append(timed(lambda: gram_floor(out0, out1), device))

@@ -29,6 +29,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path += [ROOT, os.path.join(ROOT, "adapters")]  # a checkout without installing (installed packages first)
 
+from benchmarks.harness import memory  # noqa: E402
+
 LOSSES = ("RPC", "ClipLoss", "SigLipLoss")
 
 
@@ -42,21 +44,6 @@ def make_loss(name):
     if name == "ClipLoss":
         return open_clip.ClipLoss()
     return open_clip.loss.SigLipLoss()
-
-
-def _status_bytes(key):
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) * 1024 for line in f if line.startswith(key + ":"))
-
-
-def _reset_peak():
-    base = _status_bytes("VmRSS")
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        base = _status_bytes("VmHWM")
-    return base
 
 
 def child(name, n, dim, repeats, device="cpu"):
@@ -82,9 +69,9 @@ def child(name, n, dim, repeats, device="cpu"):
         base = torch.cuda.memory_allocated()
         torch.cuda.reset_peak_memory_stats()
     else:
-        base = _reset_peak()
+        base = memory.reset_peak()
     once()
-    peak = (torch.cuda.max_memory_allocated() if cuda else _status_bytes("VmHWM")) - base
+    peak = (torch.cuda.max_memory_allocated() if cuda else memory.status_bytes("VmHWM")) - base
     times = []
     for _ in range(repeats):
         start = time.perf_counter()

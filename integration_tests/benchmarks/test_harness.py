@@ -17,7 +17,7 @@ from benchmarks.harness import machine, tables  # noqa: E402
 
 def test_module_examples():
     """The ``>>>`` examples of the harness's machine line and tables, and of the speech tables built on them."""
-    for name in ("harness.machine", "harness.tables", "speech.report"):
+    for name in ("harness.machine", "harness.memory", "harness.tables", "speech.report"):
         result = doctest.testmod(importlib.import_module(f"benchmarks.{name}"))
         assert result.failed == 0 and result.attempted > 0, name
 
