@@ -11,6 +11,6 @@ is open_clip_train with the loss swapped.
 True
 """
 
-from .loss import MOMENT_OBJECTIVES, OBJECTIVES, REDUCTIONS, ObjectiveClipLoss, create_loss, scaled_moments
+from .loss import MOMENT_OBJECTIVES, OBJECTIVES, REDUCTIONS, ObjectiveClipLoss, create_loss
 
-__all__ = ["ObjectiveClipLoss", "create_loss", "scaled_moments", "OBJECTIVES", "MOMENT_OBJECTIVES", "REDUCTIONS"]
+__all__ = ["ObjectiveClipLoss", "create_loss", "OBJECTIVES", "MOMENT_OBJECTIVES", "REDUCTIONS"]

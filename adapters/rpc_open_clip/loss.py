@@ -82,31 +82,6 @@ def resolve_reduction(objective: str, reduction: str) -> str:
     return reduction
 
 
-def scaled_moments(moments: Any, logit_scale: Tensor, logit_bias: Optional[Tensor] = None) -> Any:
-    """Moments of f = s g + b from the moments of g (sums x s (+ b n), squares x s^2 (+ 2 s b S1 + b^2 n)).
-
-    >>> m = rpc_plugins.ScoreMoments.from_scores(torch.tensor([1.0]), torch.tensor([[2.0]]))
-    >>> s = scaled_moments(m, torch.tensor(3.0), torch.tensor(1.0))
-    >>> float(s.pos_sum), float(s.pos_sq_sum), float(s.neg_sum), float(s.neg_sq_sum)
-    (4.0, 16.0, 7.0, 49.0)
-    """
-    s = logit_scale
-    if logit_bias is None:
-        return moments._replace(
-            pos_sum=s * moments.pos_sum,
-            pos_sq_sum=s * s * moments.pos_sq_sum,
-            neg_sum=s * moments.neg_sum,
-            neg_sq_sum=s * s * moments.neg_sq_sum,
-        )
-    b = logit_bias
-    return moments._replace(
-        pos_sum=s * moments.pos_sum + b * moments.pos_count,
-        pos_sq_sum=s * s * moments.pos_sq_sum + 2 * s * b * moments.pos_sum + b * b * moments.pos_count,
-        neg_sum=s * moments.neg_sum + b * moments.neg_count,
-        neg_sq_sum=s * s * moments.neg_sq_sum + 2 * s * b * moments.neg_sum + b * b * moments.neg_count,
-    )
-
-
 def score_objective(objective: str, knobs: Mapping[str, float]):
     """``objective`` with its knobs bound: ``(pos (A,), neg (A, K), neg_mask (A, K)) -> loss`` (MIO's act on the
     pairs as well: its temperatures in ``ObjectiveClipLoss``, its L2 term through ``l2_term``)."""
@@ -202,7 +177,7 @@ class ObjectiveClipLoss(nn.Module):
         moments = rpc_plugins.embedding_moments(
             image, text, 1.0, False, layout="cross", reduction=reduction, method=self.method
         )
-        moments = scaled_moments(moments, logit_scale, logit_bias)
+        moments = moments.affine(logit_scale, 0.0 if logit_bias is None else logit_bias)  # f = s <i, t> + b
         # float64 moments; the loss in the features' dtype, at least float32 (as ClipLoss's cross-entropy under autocast)
         return rpc_plugins.rpc_loss_from_moments(moments, **self.knobs).to(
             torch.promote_types(image.dtype, torch.float32)
