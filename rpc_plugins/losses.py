@@ -26,15 +26,8 @@ from torch import Tensor, nn
 
 from . import distributed
 
-from ._validation import (
-    accumulation_dtype,
-    check_embeddings,
-    check_finite_option,
-    check_positive,
-    check_values,
-    full_precision,
-    upcast,
-)
+from ._validation import accumulation_dtype, check_embeddings, check_finite_option, check_positive, check_values
+from ._validation import full_precision, upcast
 from .moments import METHODS, embedding_moments, prepare_views
 from .objectives import RPC, Objective, get_objective
 

@@ -167,7 +167,9 @@ class _Statistics(torch.autograd.Function):
         inverses = [inverse for inverse, _ in scales if inverse is not None]
         ctx.save_for_backward(*views, *inverses, *[n2 for _, n2 in scales], dots)
         sq, p = torch.cat([n2 for _, n2 in scales]).to(_EXACT), dots.to(_EXACT)
-        return total.to(_EXACT), gram.to(_EXACT), sq.sum(), (sq * sq).sum(), 2 * p.sum(), 2 * (p * p).sum()
+        # fresh outputs (copies for float64 inputs): torch 2.11's AOTAutograd mis-compiles an output that is an intermediate
+        total, gram = total.to(_EXACT, copy=True), gram.to(_EXACT, copy=True)
+        return total, gram, sq.sum(), (sq * sq).sum(), 2 * p.sum(), 2 * (p * p).sum()
 
     @staticmethod
     def backward(ctx, g_total, g_gram, g_self, g_selfsq, g_pos, g_possq):  # type: ignore[override]
@@ -176,8 +178,7 @@ class _Statistics(torch.autograd.Function):
         views, saved = saved[:n_views], saved[n_views:]
         inverses, saved = (saved[:n_views], saved[n_views:]) if ctx.normalize else ([None] * n_views, saved)
         squares, dots = saved[:n_views], saved[n_views]
-        compute = accumulation_dtype(views[0].dtype)
-        grads: list = [None, None]
+        compute, grads = accumulation_dtype(views[0].dtype), [None, None]
         with full_precision(views[0].device.type):
             matrix, vector = (g_gram + g_gram.t()).to(compute), g_total.to(compute)
             c_self, c_selfsq = (2 * g_self).to(compute), (4 * g_selfsq).to(compute)
