@@ -149,6 +149,8 @@ def check_values(check_finite, named: dict, witness: Optional[Tensor] = None) ->
     by default the inputs' sums. Only when the witness is not finite are the inputs scanned, to name
     the culprit, so the usual cost is one reduction (or nothing, with a witness).
     """
+    if check_finite is False or (check_finite == "auto" and torch.compiler.is_compiling()):
+        return  # first, before any list of the inputs: torch 2.4-2.11's dynamo then mis-compiles autocast regions
     tensors = [t for t in named.values() if t is not None]
     if not tensors:
         return
