@@ -105,13 +105,18 @@ class ScoreMoments(NamedTuple):
         if pos_mask is not None:
             pos = torch.where(pos_mask, pos, torch.zeros_like(pos))
             pos_count = pos_mask.sum().to(_EXACT)
-        valid = neg != float("-inf")
-        valid = valid if neg_mask is None else valid & neg_mask
+        valid = valid_negatives(neg, neg_mask)
         # where() (not multiplication) so that -inf entries give 0 and a zero gradient, never NaN.
         neg = torch.where(valid, neg, torch.zeros_like(neg))
         neg_count: Count = valid.sum().to(_EXACT) if neg.shape[1] else 0
         (pos_sum, pos_sq_sum), (neg_sum, neg_sq_sum) = _sums(pos), _sums(neg)
         return cls(pos_sum, pos_sq_sum, pos_count, neg_sum, neg_sq_sum, neg_count)
+
+
+def valid_negatives(neg: Tensor, neg_mask: Optional[Tensor]) -> Tensor:
+    """Bool mask of usable negatives: ``neg_mask`` (if given) and not -inf."""
+    valid = neg != float("-inf")
+    return valid if neg_mask is None else valid & neg_mask
 
 
 def _sums(scores: Tensor) -> Tuple[Tensor, Tensor]:

@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 
 from .._validation import check_scores, known_value, too_few_negatives, upcast
+from ..moments import valid_negatives
 
 
 def knob(default: Any, check: str, help: str) -> Any:
@@ -59,12 +60,6 @@ class Scores(NamedTuple):
     valid: Tensor  # (A, K) bool
     neg_count: Tensor  # number of valid negatives, as a float tensor
     pos_valid: Optional[Tensor] = None  # (A, P) bool: which entries of pos are positives
-
-
-def valid_negatives(neg: Tensor, neg_mask: Optional[Tensor]) -> Tensor:
-    """Bool mask of usable negatives: ``neg_mask`` (if given) and not -inf."""
-    valid = neg != float("-inf")
-    return valid if neg_mask is None else valid & neg_mask
 
 
 def prepare(
